@@ -1,0 +1,68 @@
+"""A cross-process write lock for one pool directory.
+
+Every write (dedup check, insert, merge, feedback) happens inside it, so several editor windows and
+command-line runs can share a pool without losing or duplicating memories. The kernel releases an
+``flock`` when its process dies, so a killed writer never leaves the pool locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class PoolBusy(TimeoutError):
+    """Another process held the pool's write lock for longer than we were willing to wait."""
+
+
+class PoolLock:
+    def __init__(self, path: Path, timeout_s: float = 60.0) -> None:
+        self._path = path
+        self._timeout_s = timeout_s
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._depth == 0:
+                self._acquire()
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._release()
+
+    def _acquire(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self._timeout_s
+        delay = 0.005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise PoolBusy(
+                        f"another process has held the pool lock {self._path} for over "
+                        f"{self._timeout_s:.0f} s"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        self._fd = fd
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,606 @@
+"""The memory pool: one LanceDB database on disk shared by every project, language and editor window."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from memory_store.config import StoreConfig
+from memory_store.embedding import CachedEmbedder, Embedder
+from memory_store.locking import PoolLock
+from memory_store.ranking import rank
+from memory_store.records import (
+    Kind,
+    Memory,
+    MemoryDraft,
+    Outcome,
+    Provenance,
+    Scope,
+    SearchHit,
+    SearchQuery,
+    Status,
+    WriteResult,
+)
+from memory_store.redaction import redact_text
+from memory_store.schema import (
+    EPISODES_TABLE,
+    EVENTS_TABLE,
+    MEMORIES_TABLE,
+    SCHEMA_VERSION,
+    EpisodeRow,
+    EventRow,
+    MemoryFields,
+    memory_row_model,
+)
+
+logger = logging.getLogger(__name__)
+
+META_FILE = "pool.json"
+LOCK_FILE = "write.lock"
+_READ_COLUMNS = [name for name in MemoryFields.model_fields if name != "embedding_key"]
+
+
+class PoolError(RuntimeError):
+    """The pool cannot be used as it is; the message says why and what to do."""
+
+
+class PoolVersionError(PoolError):
+    """The pool was written by a newer Carryover."""
+
+
+class PoolCorrupt(PoolError):
+    """The pool's files cannot be read."""
+
+
+class EmbedderMismatch(PoolError):
+    """The pool's vectors came from another embedder than the one configured now."""
+
+
+class MemoryNotFound(KeyError):
+    """No memory has that id."""
+
+
+@attrs.frozen
+class PoolMeta:
+    schema_version: int
+    embedder: str
+    dimension: int
+    created_at: str
+
+
+@attrs.frozen
+class PoolCounts:
+    total: int
+    by_kind: dict[str, int]
+    by_outcome: dict[str, int]
+    by_language: dict[str, int]
+    by_status: dict[str, int]
+    helpful: int
+    unhelpful: int
+    merged: int
+
+
+def utcnow() -> datetime:
+    """Timestamps are stored as naive UTC."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def embedding_key(draft: MemoryDraft | Memory, mode: str) -> str:
+    """The text that is embedded for a memory: its title (as the paper did for insights), or title
+    and description together."""
+    if mode == "title" or not draft.description.strip():
+        return draft.title.strip()
+    return f"{draft.title.strip()}. {draft.description.strip()}"
+
+
+def redact_draft(draft: MemoryDraft) -> MemoryDraft:
+    """The same draft with secrets replaced in every free-text field."""
+    provenance = attrs.evolve(draft.provenance, workspace=redact_text(draft.provenance.workspace))
+    return attrs.evolve(
+        draft,
+        title=redact_text(draft.title),
+        description=redact_text(draft.description),
+        content=redact_text(draft.content),
+        when_not=redact_text(draft.when_not),
+        check_command=redact_text(draft.check_command),
+        provenance=provenance,
+    )
+
+
+def row_to_memory(row: dict[str, Any]) -> Memory:
+    return Memory(
+        id=row["id"],
+        kind=Kind(row["kind"]),
+        title=row["title"],
+        description=row["description"],
+        content=row["content"],
+        outcome=Outcome(row["outcome"]),
+        languages=tuple(row["languages"] or ()),
+        tools=tuple(row["tools"] or ()),
+        scope=Scope(row["scope"]),
+        status=Status(row["status"]),
+        when_not=row["when_not"],
+        check_command=row["check_command"],
+        provenance=Provenance(
+            episode_ids=tuple(row["episode_ids"] or ()),
+            workspace=row["workspace"],
+            source=row["source"],
+            distilled_by=row["distilled_by"],
+        ),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        helpful=int(row["helpful"]),
+        unhelpful=int(row["unhelpful"]),
+        merged_count=int(row["merged_count"]),
+        reject_reason=row["reject_reason"],
+        embedder=row["embedder"],
+    )
+
+
+def _union(first: Iterable[str], second: Iterable[str]) -> list[str]:
+    return sorted(set(first) | set(second))
+
+
+class MemoryStore:
+    """Typed access to one pool. Safe to share between threads; several processes may open the same
+    pool at once (every write holds the pool's file lock and re-reads the latest version first)."""
+
+    def __init__(self, config: StoreConfig, embedder: Embedder, refresh_interval_s: float = 2.0) -> None:
+        import lancedb
+
+        self.config = config
+        self._raw_embedder = embedder.inner if isinstance(embedder, CachedEmbedder) else embedder
+        self.embedder: Embedder = CachedEmbedder(self._raw_embedder)
+        self._refresh_interval_s = refresh_interval_s
+        self._last_refresh = 0.0
+        self._dir = config.pool_dir
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._lock = PoolLock(self._dir / LOCK_FILE)
+        with self._lock.hold():
+            self.meta = self._load_or_create_meta()
+            try:
+                self._db = lancedb.connect(str(self._dir))
+                row_model = memory_row_model(self.meta.dimension)
+                self._memories = self._db.create_table(MEMORIES_TABLE, schema=row_model, exist_ok=True)
+                self._events = self._db.create_table(EVENTS_TABLE, schema=EventRow, exist_ok=True)
+                self._episodes = self._db.create_table(EPISODES_TABLE, schema=EpisodeRow, exist_ok=True)
+            except (OSError, ValueError, RuntimeError) as error:
+                raise PoolCorrupt(f"the pool at {self._dir} cannot be opened: {error}") from error
+        self._check_schema()
+
+    # ----- opening -------------------------------------------------------------------------------
+
+    def _load_or_create_meta(self) -> PoolMeta:
+        path = self._dir / META_FILE
+        if not path.exists():
+            if (self._dir / f"{MEMORIES_TABLE}.lance").exists():
+                raise PoolCorrupt(f"{path} is missing but the pool has memories; restore it from a backup")
+            meta = PoolMeta(
+                schema_version=SCHEMA_VERSION,
+                embedder=self.embedder.name,
+                dimension=self.embedder.dimension,
+                created_at=utcnow().isoformat(timespec="seconds"),
+            )
+            self._write_meta(meta)
+            return meta
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            meta = PoolMeta(
+                schema_version=int(raw["schema_version"]),
+                embedder=str(raw["embedder"]),
+                dimension=int(raw["dimension"]),
+                created_at=str(raw.get("created_at", "")),
+            )
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+            raise PoolCorrupt(f"{path} is not a valid pool description ({error})") from error
+        if meta.schema_version > SCHEMA_VERSION:
+            raise PoolVersionError(
+                f"the pool at {self._dir} was written by a newer Carryover (schema version "
+                f"{meta.schema_version}; this one understands up to {SCHEMA_VERSION}). Upgrade Carryover."
+            )
+        return meta
+
+    def _write_meta(self, meta: PoolMeta) -> None:
+        path = self._dir / META_FILE
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(attrs.asdict(meta), indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+
+    def _check_schema(self) -> None:
+        expected = set(memory_row_model(self.meta.dimension).to_arrow_schema().names)
+        actual = set(self._memories.schema.names)
+        if expected != actual:
+            raise PoolCorrupt(
+                f"the memories table at {self._dir} has columns {sorted(actual ^ expected)} that this "
+                f"Carryover does not expect"
+            )
+
+    def _require_matching_embedder(self) -> None:
+        if self.meta.embedder != self.embedder.name or self.meta.dimension != self.embedder.dimension:
+            raise EmbedderMismatch(
+                f"the pool was embedded with {self.meta.embedder} ({self.meta.dimension}-d) but the "
+                f"configured embedder is {self.embedder.name} ({self.embedder.dimension}-d); run "
+                f"`carryover reembed` to re-embed the pool with it, or configure the original embedder"
+            )
+
+    def _refresh(self, force: bool = False) -> None:
+        """See writes made by other processes (at most every ``refresh_interval_s`` unless forced)."""
+        now = time.monotonic()
+        if force or now - self._last_refresh >= self._refresh_interval_s:
+            self._memories.checkout_latest()
+            self._last_refresh = now
+
+    # ----- writing -------------------------------------------------------------------------------
+
+    def add(self, draft: MemoryDraft) -> WriteResult:
+        return self.add_many([draft])[0]
+
+    def add_many(self, drafts: Sequence[MemoryDraft]) -> list[WriteResult]:
+        """Write memories, merging each into an existing one of the same kind and outcome when they
+        are near-identical (cosine ≥ ``dedup_threshold``) or have the same id."""
+        if not drafts:
+            return []
+        self._require_matching_embedder()
+        clean = [redact_draft(draft) for draft in drafts]
+        keys = [embedding_key(draft, self.config.embed_key) for draft in clean]
+        vectors = self._raw_embedder.embed(keys)
+        with self._lock.hold():
+            self._refresh(force=True)
+            return self._write_locked(clean, keys, vectors)
+
+    def _write_locked(
+        self, drafts: Sequence[MemoryDraft], keys: Sequence[str], vectors: np.ndarray
+    ) -> list[WriteResult]:
+        now = utcnow()
+        ids = [draft.id or draft.content_id() for draft in drafts]
+        existing_by_id = {memory.id: memory for memory in self._get_many(ids)}
+        pool_ids, pool_vectors, pool_groups = self._vectors_for_dedup({(d.kind, d.outcome) for d in drafts})
+        rows: dict[str, dict[str, Any]] = {}
+        results: list[WriteResult] = []
+        batch_ids: list[str] = []
+        batch_vectors: list[np.ndarray] = []
+        batch_groups: list[tuple[Kind, Outcome]] = []
+        for draft, key, vector, memory_id in zip(drafts, keys, vectors, ids, strict=True):
+            group = (draft.kind, draft.outcome)
+            target = memory_id if (memory_id in existing_by_id or memory_id in rows) else None
+            if target is None:
+                target = self._nearest_duplicate(vector, group, pool_ids, pool_vectors, pool_groups)
+            if target is None:
+                target = self._nearest_duplicate(
+                    vector, group, batch_ids, np.asarray(batch_vectors), batch_groups
+                )
+            if target is None:
+                rows[memory_id] = self._new_row(draft, memory_id, key, vector, now)
+                batch_ids.append(memory_id)
+                batch_vectors.append(vector)
+                batch_groups.append(group)
+                results.append(WriteResult(id=memory_id, action="added"))
+                continue
+            base = rows.get(target)
+            if base is None:
+                base = self._existing_row(existing_by_id, target)
+            rows[target] = self._merged_row(base, draft, now)
+            existing_by_id.setdefault(target, row_to_memory(rows[target]))
+            results.append(WriteResult(id=target, action="merged", merged_into=target))
+        self._upsert(list(rows.values()))
+        return results
+
+    def _existing_row(self, cache: dict[str, Memory], memory_id: str) -> dict[str, Any]:
+        table = self._memories.search().where(_id_is(memory_id)).limit(1).to_arrow()
+        if table.num_rows == 0:
+            raise MemoryNotFound(memory_id)
+        return dict(table.to_pylist()[0])
+
+    def _nearest_duplicate(
+        self,
+        vector: np.ndarray,
+        group: tuple[Kind, Outcome],
+        ids: Sequence[str],
+        matrix: np.ndarray,
+        groups: Sequence[tuple[Kind, Outcome]],
+    ) -> str | None:
+        if len(ids) == 0:
+            return None
+        similarities = matrix @ vector
+        mask = np.fromiter((g == group for g in groups), dtype=bool, count=len(groups))
+        similarities = np.where(mask, similarities, -np.inf)
+        best = int(np.argmax(similarities))
+        if similarities[best] >= self.config.dedup_threshold:
+            return ids[best]
+        return None
+
+    def _vectors_for_dedup(
+        self, groups: set[tuple[Kind, Outcome]]
+    ) -> tuple[list[str], np.ndarray, list[tuple[Kind, Outcome]]]:
+        from lancedb.expr import col, lit
+
+        kinds = sorted({kind.value for kind, _ in groups})
+        table = (
+            self._memories.search()
+            .where(col("kind").isin([lit(kind) for kind in kinds]))
+            .select(["id", "kind", "outcome", "vector"])
+            .limit(None)
+            .to_arrow()
+        )
+        if table.num_rows == 0:
+            return [], np.zeros((0, self.meta.dimension), dtype=np.float32), []
+        ids = table.column("id").to_pylist()
+        matrix = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
+        matrix = matrix.reshape(table.num_rows, self.meta.dimension)
+        row_groups = [
+            (Kind(kind), Outcome(outcome))
+            for kind, outcome in zip(
+                table.column("kind").to_pylist(), table.column("outcome").to_pylist(), strict=True
+            )
+        ]
+        return ids, matrix, row_groups
+
+    def _new_row(
+        self, draft: MemoryDraft, memory_id: str, key: str, vector: np.ndarray, now: datetime
+    ) -> dict[str, Any]:
+        return {
+            "id": memory_id,
+            "kind": draft.kind.value,
+            "title": draft.title,
+            "description": draft.description,
+            "content": draft.content,
+            "outcome": draft.outcome.value,
+            "languages": list(draft.languages),
+            "tools": list(draft.tools),
+            "scope": draft.scope.value,
+            "status": Status.ACTIVE.value,
+            "when_not": draft.when_not,
+            "check_command": draft.check_command,
+            "episode_ids": list(draft.provenance.episode_ids),
+            "workspace": draft.provenance.workspace,
+            "source": draft.provenance.source,
+            "distilled_by": draft.provenance.distilled_by,
+            "created_at": now,
+            "updated_at": now,
+            "helpful": 0,
+            "unhelpful": 0,
+            "merged_count": 0,
+            "reject_reason": "",
+            "embedding_key": key,
+            "embedder": self.embedder.name,
+            "vector": np.asarray(vector, dtype=np.float32).tolist(),
+        }
+
+    @staticmethod
+    def _merged_row(base: dict[str, Any], draft: MemoryDraft, now: datetime) -> dict[str, Any]:
+        merged = dict(base)
+        merged["languages"] = _union(base["languages"], draft.languages)
+        merged["tools"] = _union(base["tools"], draft.tools)
+        merged["episode_ids"] = _union(base["episode_ids"], draft.provenance.episode_ids)
+        merged["merged_count"] = int(base["merged_count"]) + 1
+        merged["updated_at"] = now
+        if isinstance(merged["vector"], np.ndarray):
+            merged["vector"] = merged["vector"].tolist()
+        return merged
+
+    def _upsert(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        import pyarrow as pa
+
+        schema = memory_row_model(self.meta.dimension).to_arrow_schema()
+        data = pa.Table.from_pylist(rows, schema=schema)
+        (
+            self._memories.merge_insert("id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(data)
+        )
+
+    # ----- feedback ------------------------------------------------------------------------------
+
+    def pin(self, memory_id: str) -> Memory:
+        return self._set(memory_id, {"status": Status.PINNED.value, "reject_reason": ""})
+
+    def reject(self, memory_id: str, reason: str = "") -> Memory:
+        return self._set(memory_id, {"status": Status.REJECTED.value, "reject_reason": redact_text(reason)})
+
+    def restore(self, memory_id: str) -> Memory:
+        """Back to active: undoes a pin or a rejection."""
+        return self._set(memory_id, {"status": Status.ACTIVE.value, "reject_reason": ""})
+
+    def record_feedback(self, memory_id: str, helpful: bool) -> Memory:
+        column = "helpful" if helpful else "unhelpful"
+        with self._lock.hold():
+            self._refresh(force=True)
+            result = self._memories.update(
+                where=_id_is(memory_id), values_sql={column: f"{column} + 1"}
+            )
+            if result.rows_updated == 0:
+                raise MemoryNotFound(memory_id)
+        return self.get_required(memory_id)
+
+    def _set(self, memory_id: str, values: dict[str, Any]) -> Memory:
+        with self._lock.hold():
+            self._refresh(force=True)
+            result = self._memories.update(where=_id_is(memory_id), values={**values, "updated_at": utcnow()})
+            if result.rows_updated == 0:
+                raise MemoryNotFound(memory_id)
+        return self.get_required(memory_id)
+
+    def forget(self, memory_id: str) -> bool:
+        """Delete a memory for good. Returns False when there was none with that id."""
+        with self._lock.hold():
+            self._refresh(force=True)
+            if self.get(memory_id) is None:
+                return False
+            self._memories.delete(_id_is(memory_id))
+        return True
+
+    # ----- reading -------------------------------------------------------------------------------
+
+    def get(self, memory_id: str) -> Memory | None:
+        found = self._get_many([memory_id])
+        return found[0] if found else None
+
+    def get_required(self, memory_id: str) -> Memory:
+        memory = self.get(memory_id)
+        if memory is None:
+            raise MemoryNotFound(memory_id)
+        return memory
+
+    def _get_many(self, ids: Sequence[str]) -> list[Memory]:
+        if not ids:
+            return []
+        from lancedb.expr import col, lit
+
+        self._refresh()
+        table = (
+            self._memories.search()
+            .where(col("id").isin([lit(memory_id) for memory_id in set(ids)]))
+            .select(_READ_COLUMNS)
+            .limit(None)
+            .to_arrow()
+        )
+        return [row_to_memory(row) for row in table.to_pylist()]
+
+    def resolve_id(self, prefix: str) -> str:
+        """The full id of the one memory whose id starts with ``prefix`` (ids are long to type)."""
+        if self.get(prefix) is not None:
+            return prefix
+        table = self._memories.search().select(["id"]).limit(None).to_arrow()
+        matches = [memory_id for memory_id in table.column("id").to_pylist() if memory_id.startswith(prefix)]
+        if len(matches) == 1:
+            return str(matches[0])
+        if not matches:
+            raise MemoryNotFound(prefix)
+        raise MemoryNotFound(f"{prefix} is ambiguous: {len(matches)} memories start with it")
+
+    def list(
+        self, kind: Kind | None = None, status: Status | None = None, limit: int | None = None
+    ) -> list[Memory]:
+        from lancedb.expr import col, lit
+
+        self._refresh()
+        query = self._memories.search().select(_READ_COLUMNS)
+        condition = None
+        if kind is not None:
+            condition = col("kind") == lit(kind.value)
+        if status is not None:
+            status_condition = col("status") == lit(status.value)
+            condition = status_condition if condition is None else condition & status_condition
+        if condition is not None:
+            query = query.where(condition)
+        memories = [row_to_memory(row) for row in query.limit(None).to_arrow().to_pylist()]
+        memories.sort(key=lambda memory: (memory.updated_at, memory.id), reverse=True)
+        return memories[:limit] if limit is not None else memories
+
+    def count(self) -> int:
+        self._refresh()
+        return int(self._memories.count_rows())
+
+    def search(self, query: SearchQuery) -> list[SearchHit]:
+        """The memories that apply to ``query``, best first, each with the reasons for its rank."""
+        from lancedb.expr import col, lit
+
+        self._require_matching_embedder()
+        self._refresh()
+        vector = self.embedder.embed([query.text])[0]
+        condition = col("status") != lit(Status.REJECTED.value)
+        if query.kinds:
+            condition = condition & col("kind").isin([lit(kind.value) for kind in query.kinds])
+        if query.workspace:
+            condition = condition & (
+                (col("scope") != lit(Scope.PROJECT.value)) | (col("workspace") == lit(query.workspace))
+            )
+        candidates = max(self.config.ranking.candidates, query.k)
+        table = (
+            self._memories.search(vector.tolist(), vector_column_name="vector")
+            .distance_type("cosine")
+            .where(condition, prefilter=True)
+            .select(_READ_COLUMNS)
+            .limit(candidates)
+            .to_arrow()
+        )
+        pairs = [
+            (row_to_memory(row), 1.0 - float(row["_distance"])) for row in table.to_pylist()
+        ]
+        return rank(pairs, query, self.config.ranking)
+
+    # ----- maintenance ---------------------------------------------------------------------------
+
+    def reembed(self, embedder: Embedder, batch_size: int = 256) -> int:
+        """Re-embed every memory with ``embedder`` and make it the pool's embedder. Returns the count."""
+        import pyarrow as pa
+
+        with self._lock.hold():
+            self._refresh(force=True)
+            rows = self._memories.search().limit(None).to_arrow().to_pylist()
+            new_model = memory_row_model(embedder.dimension)
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start : start + batch_size]
+                vectors = embedder.embed([row["embedding_key"] for row in chunk])
+                for row, vector in zip(chunk, vectors, strict=True):
+                    row["vector"] = np.asarray(vector, dtype=np.float32).tolist()
+                    row["embedder"] = embedder.name
+            data = pa.Table.from_pylist(rows, schema=new_model.to_arrow_schema())
+            self._memories = self._db.create_table(MEMORIES_TABLE, data=data, mode="overwrite")
+            self.meta = attrs.evolve(self.meta, embedder=embedder.name, dimension=embedder.dimension)
+            self._write_meta(self.meta)
+            self._raw_embedder = embedder
+            self.embedder = CachedEmbedder(embedder)
+        return len(rows)
+
+    def counts(self) -> PoolCounts:
+        memories = self.list()
+        by_kind: dict[str, int] = {}
+        by_outcome: dict[str, int] = {}
+        by_language: dict[str, int] = {}
+        by_status: dict[str, int] = {}
+        for memory in memories:
+            by_kind[memory.kind.value] = by_kind.get(memory.kind.value, 0) + 1
+            by_outcome[memory.outcome.value] = by_outcome.get(memory.outcome.value, 0) + 1
+            by_status[memory.status.value] = by_status.get(memory.status.value, 0) + 1
+            for language in memory.languages or ("(none)",):
+                by_language[language] = by_language.get(language, 0) + 1
+        return PoolCounts(
+            total=len(memories),
+            by_kind=dict(sorted(by_kind.items())),
+            by_outcome=dict(sorted(by_outcome.items())),
+            by_language=dict(sorted(by_language.items(), key=lambda item: (-item[1], item[0]))),
+            by_status=dict(sorted(by_status.items())),
+            helpful=sum(memory.helpful for memory in memories),
+            unhelpful=sum(memory.unhelpful for memory in memories),
+            merged=sum(memory.merged_count for memory in memories),
+        )
+
+    def vectors_by_kind(self) -> dict[Kind, tuple[np.ndarray, list[str]]]:
+        """Each kind's vectors with one language label per vector (its first language), for the pool
+        statistics. Memories with no language are left out."""
+        self._refresh()
+        table = self._memories.search().select(["kind", "languages", "vector"]).limit(None).to_arrow()
+        grouped: dict[Kind, tuple[list[np.ndarray], list[str]]] = {}
+        for row in table.to_pylist():
+            if not row["languages"]:
+                continue
+            vectors, labels = grouped.setdefault(Kind(row["kind"]), ([], []))
+            vectors.append(np.asarray(row["vector"], dtype=np.float32))
+            labels.append(row["languages"][0])
+        return {kind: (np.vstack(vectors), labels) for kind, (vectors, labels) in grouped.items()}
+
+
+def _id_is(memory_id: str) -> Any:
+    from lancedb.expr import col, lit
+
+    return col("id") == lit(memory_id)
+
+
+def open_store(config: StoreConfig, embedder: Embedder | None = None) -> MemoryStore:
+    """Open (or create) the pool named by ``config`` with the configured embedder."""
+    from memory_store.embedding.factory import make_embedder
+
+    return MemoryStore(config, embedder or make_embedder(config.embedder))
