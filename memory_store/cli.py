@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from memory_store.config import ConfigError, StoreConfig, load_config
 from memory_store.embedding import EmbedderError
@@ -114,8 +114,12 @@ def cmd_import(store: MemoryStore, args: argparse.Namespace) -> int:
     report = import_file(store, path)
     if args.json:
         _emit(
-            {"added": report.added, "merged": report.merged, "rejected": report.rejected,
-             "errors": list(report.errors)}
+            {
+                "added": report.added,
+                "merged": report.merged,
+                "rejected": report.rejected,
+                "errors": list(report.errors),
+            }
         )
     else:
         print(f"added {report.added}, merged {report.merged}, rejected {report.rejected}")
@@ -143,9 +147,12 @@ def cmd_search(store: MemoryStore, args: argparse.Namespace) -> int:
         return 0
     for rank, hit in enumerate(hits, start=1):
         memory = hit.memory
-        print(f"{rank}. [{memory.kind.value}, {memory.outcome.value}] {memory.title}  (score {hit.score:.3f})")
-        print(f"   {memory.id} · learned in {_languages_label(memory)} · {hit.why.guard}"
-              f"{' · pinned' if hit.why.pinned else ''}")
+        label = f"[{memory.kind.value}, {memory.outcome.value}]"
+        print(f"{rank}. {label} {memory.title}  (score {hit.score:.3f})")
+        print(
+            f"   {memory.id} · learned in {_languages_label(memory)} · {hit.why.guard}"
+            f"{' · pinned' if hit.why.pinned else ''}"
+        )
         if memory.description:
             print(f"   {memory.description}")
         if memory.content and memory.kind is Kind.INSIGHT:
@@ -154,7 +161,7 @@ def cmd_search(store: MemoryStore, args: argparse.Namespace) -> int:
 
 
 def cmd_list(store: MemoryStore, args: argparse.Namespace) -> int:
-    memories = store.list(
+    memories = store.list_memories(
         kind=Kind(args.kind) if args.kind else None,
         status=Status(args.status) if args.status else None,
         limit=args.limit,
@@ -186,10 +193,12 @@ def cmd_show(store: MemoryStore, args: argparse.Namespace) -> int:
     if memory.check_command:
         print(f"Check: {memory.check_command}")
     provenance = memory.provenance
-    print(f"\nid {memory.id}; from {provenance.source}"
-          f"{' in ' + provenance.workspace if provenance.workspace else ''}; "
-          f"created {memory.created_at:%Y-%m-%d %H:%M} UTC; merged {memory.merged_count}×; "
-          f"helpful {memory.helpful}, unhelpful {memory.unhelpful}")
+    print(
+        f"\nid {memory.id}; from {provenance.source}"
+        f"{' in ' + provenance.workspace if provenance.workspace else ''}; "
+        f"created {memory.created_at:%Y-%m-%d %H:%M} UTC; merged {memory.merged_count}×; "
+        f"helpful {memory.helpful}, unhelpful {memory.unhelpful}"
+    )
     if provenance.episode_ids:
         print(f"episodes: {', '.join(provenance.episode_ids)}")
     if memory.reject_reason:
@@ -197,9 +206,9 @@ def cmd_show(store: MemoryStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_command(action: Callable[[MemoryStore, str, argparse.Namespace], Memory], verb: str) -> Callable[
-    [MemoryStore, argparse.Namespace], int
-]:
+def _status_command(
+    action: Callable[[MemoryStore, str, argparse.Namespace], Memory], verb: str
+) -> Callable[[MemoryStore, argparse.Namespace], int]:
     def run(store: MemoryStore, args: argparse.Namespace) -> int:
         memory = action(store, store.resolve_id(args.id), args)
         print(f"{verb} {memory.id}: {memory.title}")
@@ -227,7 +236,7 @@ def cmd_forget(store: MemoryStore, args: argparse.Namespace) -> int:
 def cmd_export(store: MemoryStore, args: argparse.Namespace) -> int:
     from memory_store.jsonl import write_lines
 
-    memories = store.list(kind=Kind(args.kind) if args.kind else None)
+    memories = store.list_memories(kind=Kind(args.kind) if args.kind else None)
     count = write_lines(Path(args.file), reversed(memories))
     print(f"exported {count} memories to {args.file}")
     return 0
@@ -261,7 +270,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", metavar="PATH", help="pool directory (default: $CARRYOVER_HOME/pool)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_write_commands(commands)
+    _add_read_commands(commands)
+    _add_feedback_commands(commands)
+    _add_pool_commands(commands)
+    return parser
 
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_write_commands(commands: Subcommands) -> None:
     add = commands.add_parser("add", help="add one memory")
     add.add_argument("--kind", choices=KIND_CHOICES, required=True)
     add.add_argument("--title", required=True)
@@ -281,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--json", action="store_true")
     importing.set_defaults(handler=cmd_import)
 
+
+def _add_read_commands(commands: Subcommands) -> None:
     search = commands.add_parser("search", help="find the memories that apply to a text")
     search.add_argument("query")
     search.add_argument("--language")
@@ -304,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=cmd_show)
 
+
+def _add_feedback_commands(commands: Subcommands) -> None:
     for name, handler, help_text in (
         ("pin", cmd_pin, "always prefer this memory"),
         ("restore", cmd_restore, "undo a pin or a rejection"),
@@ -323,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     feedback.add_argument("vote", choices=["helpful", "unhelpful"])
     feedback.set_defaults(handler=cmd_feedback)
 
+
+def _add_pool_commands(commands: Subcommands) -> None:
     export = commands.add_parser("export", help="write memories to a JSONL file (import reads it back)")
     export.add_argument("file")
     export.add_argument("--kind", choices=KIND_CHOICES)
@@ -335,8 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(handler=cmd_stats)
 
     reembed = commands.add_parser("reembed", help="re-embed the pool with the configured embedder")
-    reembed.set_defaults(handler=cmd_reembed, allow_mismatch=True)
-    return parser
+    reembed.set_defaults(handler=cmd_reembed)
 
 
 def _open_store(config: StoreConfig) -> MemoryStore:

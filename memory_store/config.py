@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import cattrs
@@ -64,6 +64,7 @@ class StoreConfig:
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
+_Section = TypeVar("_Section")
 
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -99,15 +100,15 @@ def load_config(
     if env.get("CARRYOVER_MODEL_DIR"):
         embedder_raw["model_dir"] = env["CARRYOVER_MODEL_DIR"]
     try:
-        embedder = _converter.structure(embedder_raw, EmbedderConfig)
-        ranking = _converter.structure(raw.pop("ranking", {}), RankingConfig)
+        embedder = _structure_section(embedder_raw, EmbedderConfig, "[embedder]")
+        ranking = _structure_section(raw.pop("ranking", {}), RankingConfig, "[ranking]")
         pool_dir = db or Path(raw.pop("pool_dir", "") or home / "pool")
         return StoreConfig(
             home=home,
             pool_dir=Path(pool_dir).expanduser(),
             embedder=embedder,
             ranking=ranking,
-            **_converter.structure(raw, _TopLevel).as_kwargs(),
+            **_structure_section(raw, _TopLevel, "top level").as_kwargs(),
         )
     except (cattrs.BaseValidationError, ValueError, TypeError) as error:
         raise ConfigError(f"{path}: {_describe(error)}") from error
@@ -122,7 +123,19 @@ class _TopLevel:
         return attrs.asdict(self)
 
 
-def _describe(error: Exception) -> str:
+def _structure_section(raw: Any, cls: type[_Section], section: str) -> _Section:
+    try:
+        return _converter.structure(raw, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError) as error:
+        raise ValueError(f"{section}: {_describe(error)}") from error
+
+
+def _describe(error: BaseException) -> str:
+    """The innermost messages of a (possibly nested) cattrs validation error."""
+    if isinstance(error, cattrs.ForbiddenExtraKeysError):
+        return f"unknown setting(s): {', '.join(sorted(error.extra_fields))}"
     if isinstance(error, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(error))
+        return "; ".join(_describe(inner) for inner in error.exceptions)
+    if isinstance(error, ValueError) and error.args and isinstance(error.args[0], str):
+        return error.args[0]
     return str(error)

@@ -18,8 +18,17 @@ from memory_store.records import Memory, MemoryDraft, Provenance, Status
 
 REQUIRED_FIELDS = ("kind", "title")
 OPTIONAL_FIELDS = (
-    "description", "content", "languages", "tools", "outcome",
-    "id", "scope", "status", "when_not", "check_command", "provenance",
+    "description",
+    "content",
+    "languages",
+    "tools",
+    "outcome",
+    "id",
+    "scope",
+    "status",
+    "when_not",
+    "check_command",
+    "provenance",
 )
 PROVENANCE_FIELDS = ("episode_ids", "workspace", "source", "distilled_by")
 
@@ -56,7 +65,7 @@ def parse_object(raw: Any, source: str = "import") -> tuple[MemoryDraft, Status 
         raise LineError(f"unknown provenance field(s) {', '.join(unknown)}")
     try:
         provenance = Provenance(
-            episode_ids=tuple(str(item) for item in provenance_raw.get("episode_ids") or ()),
+            episode_ids=provenance_raw.get("episode_ids") or (),
             workspace=str(provenance_raw.get("workspace") or ""),
             source=str(provenance_raw.get("source") or source),
             distilled_by=str(provenance_raw.get("distilled_by") or ""),

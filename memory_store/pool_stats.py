@@ -311,7 +311,8 @@ def plot_pool(
     """Write a PNG with one scatter panel per memory kind, points coloured by language.
 
     Panels appear in the order trajectory, workflow, summary, insight (others after, in the
-    mapping's order); each is titled with its kind, n, DBI and LISI (:func:`mixing_scores`)
+    mapping's order); each is titled with its kind, n, DBI and LISI (:func:`mixing_scores`;
+    the neighbourhood size k is added when small n clamped it)
     and shows :func:`project_2d` of its vectors. Colours are shared across panels and explained
     by one legend. A panel with fewer than 3 points is drawn empty with a note; an empty
     mapping gives a single empty panel. Uses the Agg canvas directly (no pyplot, no global
@@ -346,8 +347,10 @@ def plot_pool(
     for ax, kind in zip(axes, kinds, strict=False):
         vectors, labels = panels[kind]
         scores = mixing_scores(vectors, labels, perplexity)
+        clamped = f" (k={scores.neighbours})" if 0 < scores.neighbours < int(3 * perplexity) else ""
         ax.set_title(
-            f"{kind} (n={scores.n}, {scores.labels} lang)\nDBI {_fmt(scores.dbi)} · LISI {_fmt(scores.lisi)}",
+            f"{kind} (n={scores.n}, {scores.labels} lang)\n"
+            f"DBI {_fmt(scores.dbi)} · LISI {_fmt(scores.lisi)}{clamped}",
             fontsize=10,
         )
         if scores.n < _MIN_PLOT_POINTS:

@@ -47,11 +47,19 @@ def _normalise_tags(values: object) -> tuple[str, ...]:
     return tuple(sorted(cleaned))
 
 
+def _string_tuple(values: object) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str) or not isinstance(values, (list, tuple, set, frozenset)):
+        raise TypeError(f"expected a list of strings, got {type(values).__name__}")
+    return tuple(str(value) for value in values)
+
+
 @attrs.frozen
 class Provenance:
     """Where a memory came from."""
 
-    episode_ids: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    episode_ids: tuple[str, ...] = attrs.field(default=(), converter=_string_tuple)
     workspace: str = ""
     source: str = "manual"
     distilled_by: str = ""
@@ -62,7 +70,7 @@ class MemoryDraft:
     """A memory about to be written: what a person, an import line or a distiller provides."""
 
     kind: Kind = attrs.field(converter=Kind)
-    title: str
+    title: str = attrs.field()
     description: str = ""
     content: str = ""
     outcome: Outcome = attrs.field(default=Outcome.SUCCESS, converter=Outcome)

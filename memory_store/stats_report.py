@@ -57,8 +57,12 @@ def render_report(report: dict[str, Any]) -> str:
         f"{counts['total']} memories; merged duplicates {counts['merged']}; "
         f"feedback: {counts['helpful']} helpful, {counts['unhelpful']} unhelpful",
     ]
-    for title, key in (("kind", "by_kind"), ("outcome", "by_outcome"), ("status", "by_status"),
-                       ("language", "by_language")):
+    for title, key in (
+        ("kind", "by_kind"),
+        ("outcome", "by_outcome"),
+        ("status", "by_status"),
+        ("language", "by_language"),
+    ):
         parts = ", ".join(f"{name} {count}" for name, count in counts[key].items())
         lines.append(f"by {title}: {parts or '-'}")
     if report["mixing"]:

@@ -8,7 +8,6 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -417,9 +416,7 @@ class MemoryStore:
         column = "helpful" if helpful else "unhelpful"
         with self._lock.hold():
             self._refresh(force=True)
-            result = self._memories.update(
-                where=_id_is(memory_id), values_sql={column: f"{column} + 1"}
-            )
+            result = self._memories.update(where=_id_is(memory_id), values_sql={column: f"{column} + 1"})
             if result.rows_updated == 0:
                 raise MemoryNotFound(memory_id)
         return self.get_required(memory_id)
@@ -480,7 +477,7 @@ class MemoryStore:
             raise MemoryNotFound(prefix)
         raise MemoryNotFound(f"{prefix} is ambiguous: {len(matches)} memories start with it")
 
-    def list(
+    def list_memories(
         self, kind: Kind | None = None, status: Status | None = None, limit: int | None = None
     ) -> list[Memory]:
         from lancedb.expr import col, lit
@@ -518,17 +515,15 @@ class MemoryStore:
                 (col("scope") != lit(Scope.PROJECT.value)) | (col("workspace") == lit(query.workspace))
             )
         candidates = max(self.config.ranking.candidates, query.k)
+        vector_query: Any = self._memories.search(vector.tolist(), vector_column_name="vector")
         table = (
-            self._memories.search(vector.tolist(), vector_column_name="vector")
-            .distance_type("cosine")
+            vector_query.distance_type("cosine")
             .where(condition, prefilter=True)
             .select(_READ_COLUMNS)
             .limit(candidates)
             .to_arrow()
         )
-        pairs = [
-            (row_to_memory(row), 1.0 - float(row["_distance"])) for row in table.to_pylist()
-        ]
+        pairs = [(row_to_memory(row), 1.0 - float(row["_distance"])) for row in table.to_pylist()]
         return rank(pairs, query, self.config.ranking)
 
     # ----- maintenance ---------------------------------------------------------------------------
@@ -556,7 +551,7 @@ class MemoryStore:
         return len(rows)
 
     def counts(self) -> PoolCounts:
-        memories = self.list()
+        memories = self.list_memories()
         by_kind: dict[str, int] = {}
         by_outcome: dict[str, int] = {}
         by_language: dict[str, int] = {}

@@ -141,66 +141,110 @@ class _Weights:
 
 
 def erf(x: Matrix) -> Matrix:
-    """Vectorised erf (Abramowitz & Stegun 7.1.26), float32 in and out."""
-    sign = np.sign(x)
+    """Vectorised erf (Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7), float32 in and out."""
     a = np.abs(x)
-    t = np.float32(1.0) / (np.float32(1.0) + _ERF_P * a)
-    a1, a2, a3, a4, a5 = _ERF_A
-    poly = ((((a5 * t + a4) * t + a3) * t + a2) * t + a1) * t
-    result: Matrix = sign * (np.float32(1.0) - poly * np.exp(-a * a))
+    tail = _erf_tail(a)  # 1 - erf(|x|)
+    result: Matrix = np.sign(x) * (np.float32(1.0) - tail)
     return result
 
 
+def _erf_tail(a: Matrix) -> Matrix:
+    """``1 - erf(a)`` for ``a >= 0``, as A&S 7.1.26's ``poly(t) * exp(-a²)``; a fresh array."""
+    t = a * _ERF_P
+    t += np.float32(1.0)
+    np.reciprocal(t, out=t)
+    a1, a2, a3, a4, a5 = _ERF_A
+    poly = t * a5
+    for coefficient in (a4, a3, a2, a1):
+        poly += coefficient
+        poly *= t
+    square = a * a
+    np.negative(square, out=square)
+    np.exp(square, out=square)
+    poly *= square
+    return poly
+
+
 def gelu(x: Matrix) -> Matrix:
-    """Exact (erf) GELU as BERT uses it."""
-    result: Matrix = np.float32(0.5) * x * (np.float32(1.0) + erf(x * _INV_SQRT2))
+    """Exact (erf) GELU as BERT uses it: ``x * Φ(x)``.
+
+    Written as ``relu(x) - |x| * (1 - erf(|x|/√2)) / 2``, which equals ``x * (1 + erf(x/√2)) / 2`` for
+    either sign of x and needs no sign array; the updates are in place to spare memory traffic.
+    """
+    magnitude = np.abs(x)
+    tail = _erf_tail(magnitude * _INV_SQRT2)
+    tail *= magnitude
+    tail *= np.float32(0.5)
+    result: Matrix = np.maximum(x, np.float32(0.0))
+    result -= tail
     return result
 
 
 def _layer_norm(x: Matrix, gamma: Matrix, beta: Matrix, eps: float) -> Matrix:
-    mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
-    variance = np.mean(centred * centred, axis=-1, keepdims=True)
-    result: Matrix = centred / np.sqrt(variance + np.float32(eps)) * gamma + beta
-    return result
+    centred = x - x.mean(axis=-1, keepdims=True)
+    variance = np.einsum("ij,ij->i", centred, centred)[:, None] / np.float32(x.shape[-1])
+    variance += np.float32(eps)
+    centred /= np.sqrt(variance)
+    centred *= gamma
+    centred += beta
+    return centred
 
 
-def _softmax(scores: Matrix) -> Matrix:
-    scores = scores - scores.max(axis=-1, keepdims=True)
+def _softmax_in_place(scores: Matrix) -> Matrix:
+    scores -= scores.max(axis=-1, keepdims=True)
     np.exp(scores, out=scores)
     scores /= scores.sum(axis=-1, keepdims=True)
     return scores
 
 
-def _attention(x: Matrix, layer: _Layer, mask_bias: Matrix, heads: int) -> Matrix:
-    batch, length, hidden = x.shape
-    head_dim = hidden // heads
-    qkv = x @ layer.qkv_w + layer.qkv_b  # (B, L, 3H)
+def _attention(x: Matrix, layer: _Layer, mask_bias: Matrix, batch: int, heads: int) -> Matrix:
+    """Self-attention over ``x`` of shape (batch * length, hidden); returns the same shape."""
+    tokens, hidden = x.shape
+    length, head_dim = tokens // batch, hidden // heads
+    qkv = x @ layer.qkv_w
+    qkv += layer.qkv_b
     qkv = qkv.reshape(batch, length, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)  # (3, B, h, L, d)
     query, key, value = qkv[0], qkv[1], qkv[2]
-    scores = (query @ key.transpose(0, 1, 3, 2)) * np.float32(1.0 / np.sqrt(head_dim))
+    scores = query @ key.transpose(0, 1, 3, 2)  # (B, h, L, L)
+    scores *= np.float32(1.0 / np.sqrt(head_dim))
     scores += mask_bias  # (B, 1, 1, L)
-    context = _softmax(scores) @ value  # (B, h, L, d)
-    merged = context.transpose(0, 2, 1, 3).reshape(batch, length, hidden)
-    result: Matrix = merged @ layer.out_w + layer.out_b
+    context = _softmax_in_place(scores) @ value  # (B, h, L, d)
+    merged = context.transpose(0, 2, 1, 3).reshape(tokens, hidden)
+    result: Matrix = merged @ layer.out_w
+    result += layer.out_b
     return result
 
 
-def _encoder_layer(x: Matrix, layer: _Layer, mask_bias: Matrix, heads: int, eps: float) -> Matrix:
-    x = _layer_norm(x + _attention(x, layer, mask_bias, heads), layer.ln1_g, layer.ln1_b, eps)
-    feed = gelu(x @ layer.up_w + layer.up_b) @ layer.down_w + layer.down_b
-    return _layer_norm(x + feed, layer.ln2_g, layer.ln2_b, eps)
+def _feed_forward(x: Matrix, layer: _Layer, rows: int = 256) -> Matrix:
+    """The GELU MLP, by blocks of rows so the 4x-wide intermediate stays in cache."""
+    out = np.empty_like(x)
+    for start in range(0, x.shape[0], rows):
+        hidden = x[start : start + rows] @ layer.up_w
+        hidden += layer.up_b
+        block = gelu(hidden) @ layer.down_w
+        block += layer.down_b
+        out[start : start + rows] = block
+    return out
+
+
+def _encoder_layer(x: Matrix, layer: _Layer, mask_bias: Matrix, batch: int, heads: int, eps: float) -> Matrix:
+    attended = _attention(x, layer, mask_bias, batch, heads)
+    attended += x
+    x = _layer_norm(attended, layer.ln1_g, layer.ln1_b, eps)
+    fed = _feed_forward(x, layer)
+    fed += x
+    return _layer_norm(fed, layer.ln2_g, layer.ln2_b, eps)
 
 
 def _forward(weights: _Weights, ids: IntMatrix, mask: Matrix) -> Matrix:
     """Mean-pooled (not yet normalised) sentence vectors for one padded batch."""
-    length = ids.shape[1]
-    x = weights.word[ids] + weights.position[:length] + weights.token_type[0]
-    x = _layer_norm(x, weights.ln_g, weights.ln_b, weights.eps)
+    batch, length = ids.shape
+    x = weights.word[ids] + weights.position[:length] + weights.token_type[0]  # (B, L, H)
+    x = _layer_norm(x.reshape(batch * length, -1), weights.ln_g, weights.ln_b, weights.eps)
     mask_bias = ((np.float32(1.0) - mask) * np.float32(-1e9))[:, None, None, :]
     for layer in weights.layers:
-        x = _encoder_layer(x, layer, mask_bias, weights.heads, weights.eps)
-    summed = np.einsum("bld,bl->bd", x, mask)
+        x = _encoder_layer(x, layer, mask_bias, batch, weights.heads, weights.eps)
+    summed = np.einsum("bld,bl->bd", x.reshape(batch, length, -1), mask)
     counts = np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
     pooled: Matrix = summed / counts
     return pooled

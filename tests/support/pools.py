@@ -1,0 +1,37 @@
+"""Pools on disk for tests, embedded by the real default embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memory_store.config import StoreConfig, load_config
+from memory_store.embedding.base import Embedder
+from memory_store.store import MemoryStore
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "memories.jsonl"
+
+
+def pool_config(path: Path, **overrides: object) -> StoreConfig:
+    """A config for a pool in ``path`` that ignores the user's own CARRYOVER_HOME and config file."""
+    import attrs
+
+    config = load_config(db=path / "pool", environ={"CARRYOVER_HOME": str(path / "home")})
+    return attrs.evolve(config, **overrides) if overrides else config
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Embedder:
+    from memory_store.embedding.minilm import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder()
+    embedder.load()
+    return embedder
+
+
+@pytest.fixture
+def store(tmp_path: Path, minilm: Embedder) -> Iterator[MemoryStore]:
+    yield MemoryStore(pool_config(tmp_path), minilm)
