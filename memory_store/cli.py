@@ -253,6 +253,11 @@ def cmd_stats(store: MemoryStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_optimize(store: MemoryStore, _args: argparse.Namespace) -> int:
+    print(store.maintain(force=True))
+    return 0
+
+
 def cmd_reembed(store: MemoryStore, _args: argparse.Namespace) -> int:
     from memory_store.embedding.factory import make_embedder
 
@@ -361,6 +366,9 @@ def _add_pool_commands(commands: Subcommands) -> None:
 
     reembed = commands.add_parser("reembed", help="re-embed the pool with the configured embedder")
     reembed.set_defaults(handler=cmd_reembed)
+
+    optimize = commands.add_parser("optimize", help="build or refresh the search index and compact the pool")
+    optimize.set_defaults(handler=cmd_optimize)
 
 
 def _open_store(config: StoreConfig) -> MemoryStore:

@@ -58,6 +58,8 @@ class StoreConfig:
     embedder: EmbedderConfig = attrs.field(factory=EmbedderConfig)
     ranking: RankingConfig = attrs.field(factory=RankingConfig)
     dedup_threshold: float = 0.95
+    index_min_rows: int = 20_000
+    refine_factor: int = 4
     embed_key: str = attrs.field(
         default="title+description", validator=attrs.validators.in_(("title", "title+description"))
     )
@@ -117,6 +119,8 @@ def load_config(
 @attrs.frozen
 class _TopLevel:
     dedup_threshold: float = 0.95
+    index_min_rows: int = 20_000
+    refine_factor: int = 4
     embed_key: str = "title+description"
 
     def as_kwargs(self) -> dict[str, Any]:

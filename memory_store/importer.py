@@ -52,6 +52,8 @@ def import_file(store: MemoryStore, path: Path, batch_size: int = 512) -> Import
         if len(batch) >= batch_size:
             flush()
     flush()
+    if added:
+        store.maintain()
     return ImportReport(
         added=added, merged=merged, rejected=len(errors), errors=tuple(errors), ids=tuple(ids)
     )

@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import attrs
@@ -519,14 +519,48 @@ class MemoryStore:
         table = (
             vector_query.distance_type("cosine")
             .where(condition, prefilter=True)
-            .select(_READ_COLUMNS)
+            .select([*_READ_COLUMNS, "_distance"])
             .limit(candidates)
+            .refine_factor(self.config.refine_factor)
             .to_arrow()
         )
         pairs = [(row_to_memory(row), 1.0 - float(row["_distance"])) for row in table.to_pylist()]
         return rank(pairs, query, self.config.ranking)
 
     # ----- maintenance ---------------------------------------------------------------------------
+
+    def vector_index(self) -> Any | None:
+        """The ANN index on the vector column, if the pool has one."""
+        for index in self._memories.list_indices():
+            if "vector" in index.columns:
+                return index
+        return None
+
+    def maintain(self, force: bool = False) -> str:
+        """Keep search fast as the pool grows: build an ANN index once the pool is large enough
+        (``index_min_rows``), and fold new rows into it (with compaction) when many are unindexed.
+        Old versions are kept for an hour, so readers in other processes never lose their files.
+        Returns what was done."""
+        from lancedb.index import HnswSq
+
+        with self._lock.hold():
+            self._refresh(force=True)
+            rows = int(self._memories.count_rows())
+            index = self.vector_index()
+            if index is None:
+                if rows < self.config.index_min_rows and not force:
+                    return f"no index needed ({rows} memories; exact search up to {self.config.index_min_rows})"
+                partitions = max(1, rows // 4096)
+                self._memories.create_index(
+                    "vector", config=HnswSq(distance_type="cosine", num_partitions=partitions)
+                )
+                return f"built an IVF-HNSW-SQ index over {rows} memories ({partitions} partitions)"
+            stats = self._memories.index_stats(index.name)
+            unindexed = int(stats.num_unindexed_rows) if stats is not None else 0
+            if unindexed <= max(1000, rows // 10) and not force:
+                return f"index up to date enough ({unindexed} of {rows} memories not yet indexed)"
+            self._memories.optimize(cleanup_older_than=timedelta(hours=1))
+            return f"compacted and indexed {unindexed} new memories"
 
     def reembed(self, embedder: Embedder, batch_size: int = 256) -> int:
         """Re-embed every memory with ``embedder`` and make it the pool's embedder. Returns the count."""
