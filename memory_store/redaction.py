@@ -416,7 +416,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(
         "url-password",
         # scheme://user:PASSWORD@host; the password may hold ':' and '@' but not '/' (that is a path).
-        re.compile(r"""(?<=[A-Za-z0-9])://[^\s:/@'"<>]{0,256}:(?P<secret>[^\s/?#'"<>]{1,256})@"""),
+        re.compile(r"""(?<=[A-Za-z0-9])://[^\s:/@'"<>]{0,256}:(?P<secret>[^\s/?'"<>]{1,256})@"""),
         hints=("://",),
     ),
     _Rule(

@@ -361,8 +361,8 @@ class MiniLMEmbedder:
         model_dir: Path | None = None,
         *,
         max_tokens: int = MAX_TOKENS,
-        token_budget: int = 8192,
-        max_batch: int = 64,
+        token_budget: int = 4096,
+        max_batch: int = 32,
     ) -> None:
         self._explicit_dir = model_dir
         self._max_tokens = max_tokens
