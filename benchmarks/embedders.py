@@ -221,7 +221,7 @@ def model_files(name: str, args: argparse.Namespace) -> list[Path]:
 
 
 def _closure(roots: Iterable[str]) -> set[str]:
-    import importlib.metadata as metadata
+    from importlib import metadata
 
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
@@ -245,7 +245,7 @@ def _closure(roots: Iterable[str]) -> set[str]:
 
 
 def _dist_size(name: str) -> int:
-    import importlib.metadata as metadata
+    from importlib import metadata
 
     dist = metadata.distribution(name)
     total = 0
@@ -358,7 +358,9 @@ def table(results: list[dict[str, Any]]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         inst = r["install"]
-        diff = (f"{r['max_abs_diff_vs_st']:.1e} / {r['min_cos_vs_st']:.6f}" if "min_cos_vs_st" in r else "n/a")
+        diff = "n/a"
+        if "min_cos_vs_st" in r:
+            diff = f"{r['max_abs_diff_vs_st']:.1e} / {r['min_cos_vs_st']:.6f}"
         lines.append(
             f"| {r['backend']} | {inst['total_mb']:.0f} ({inst['package_mb']:.0f} + {inst['model_mb']:.0f}) "
             f"| {r['cold_start_s']:.2f} | {r['query_p50_ms']:.1f} / {r['query_p95_ms']:.1f} "
@@ -368,7 +370,9 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset of " +
                         ", ".join(BACKENDS))
     parser.add_argument("--other-python", default=None, help="interpreter with torch/onnxruntime/model2vec")
@@ -391,6 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(worker(args)))
         return 0
     names = [n.strip() for n in args.backends.split(",") if n.strip()]
+    os.environ.setdefault("CARRYOVER_MODEL_DIR", str(_model_dir()))  # the other interpreter lacks the package
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:

@@ -33,6 +33,7 @@ class RankingConfig:
     feedback_scale: float = 0.06
     cross_language_factor: float = 0.92
     candidates: int = 40
+    transfer_guard: bool = True
 
 
 @attrs.frozen
@@ -61,7 +62,7 @@ class StoreConfig:
     index_min_rows: int = 20_000
     refine_factor: int = 4
     embed_key: str = attrs.field(
-        default="title+description", validator=attrs.validators.in_(("title", "title+description"))
+        default="title+description", validator=attrs.validators.in_(("title", "title+description", "all"))
     )
 
 

@@ -31,6 +31,8 @@ def transfer_guard(memory: Memory, query: SearchQuery, config: RankingConfig) ->
     the languages are unknown on either side. An abstract memory from another language is allowed but
     slightly demoted; one with no language at all is general and passes untouched.
     """
+    if not config.transfer_guard:
+        return True, 1.0, "guard off"
     language = (query.language or "").lower()
     same_language = bool(language) and language in memory.languages
     shared_tool = bool(set(query.tools) & set(memory.tools))

@@ -3,28 +3,33 @@
 Each secret is replaced by a typed placeholder ``[REDACTED:<kind>]``; everything else is kept byte for
 byte. Rules live in one table, most specific first: provider token formats (``ghp_``, ``AKIA``, PEM
 blocks, ...) win over context rules (``password: ...``, ``Authorization: Bearer ...``) when two
-findings overlap.
+findings overlap. Context rules replace only the value, never the key, user name or host.
 
 What is *not* a secret, on purpose:
 
 * syntactic placeholders and references: ``<token>``, ``${VAR}``, ``$VAR``, ``$(cmd)``, ``{{ x }}``,
-  ``%(x)s``, masks such as ``****``/``xxxx``, ``your_api_key_here``;
+  ``%(x)s``, masks such as ``****``/``xxxx``, ``your_api_key_here``, YAML tags (``!Ref X``);
 * code rather than literals: calls (``get_token()``), attribute/subscript access (``self.token``,
-  ``os.environ["X"]``), type annotations (``password: str``) and, outside ``.env``-style lines, bare
-  words without digits (``password = new_password``);
-* ``None``/``null``/``true``/... and other flag words, paths, values shorter than 4 characters and
-  numbers shorter than 6 digits.
+  ``os.environ["X"]``), type annotations (``password: str``) and unquoted identifiers without digits
+  where code is likely (``password = new_password``, ``password: userPassword``);
+* ``None``/``null``/``true``/... and other flag words, paths, quoted prose of three or more words,
+  values shorter than 4 characters, numbers shorter than 6 digits; for keys that also name a mode
+  (``auth``, ``credentials``) any value that does not look random (``auth: basic``).
 
-Dictionary words such as ``changeme`` or ``password`` *are* redacted: they are often live default
-credentials. Existing placeholders are never redacted again, so ``redact`` is idempotent.
+Dictionary words such as ``changeme`` or ``password`` *are* redacted where they are literals (quoted,
+in ``.env``/shell lines, a lone lower-case word ending a YAML line): they are often live default
+credentials. Terminal colour codes are looked through. Existing placeholders are never redacted again
+and the lines around new ones are searched until nothing changes, so ``redact`` is idempotent.
 
-Every pattern is linear: bounded repetitions, no nested quantifiers over overlapping classes.
+Every pattern is linear: bounded repetitions, no nested quantifiers over overlapping classes, and the
+look-arounds done in Python look a bounded distance.
 """
 
 from __future__ import annotations
 
 import base64
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterator
 
@@ -62,8 +67,14 @@ class _Rule:
     # Name(s) of the group holding the secret; the first one that took part in the match is used.
     groups: tuple[str, ...] = ("secret",)
     classify: Classifier | None = None
-    # Lower-case substrings of which at least one must occur in the text for the rule to run at all.
+    # Lower-case substrings of which at least one must occur in the text for the rule to run at all
+    # (default: the words a secret key name contains).
     hints: tuple[str, ...] = ()
+    # Search only the lines holding a hint (for patterns without a literal prefix to scan for).
+    by_line: bool = False
+    # Reject a secret that continues a word (`xghp_...`): cheaper than a leading look-behind, which
+    # would stop the regex engine from skipping ahead to the literal prefix.
+    word_start: bool = False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -75,7 +86,7 @@ _NON_SECRET_WORDS = frozenset(
         "none", "null", "nil", "true", "false", "undefined", "yes", "no", "on", "off", "required",
         "optional", "include", "omit", "same-origin", "empty", "unset", "string", "str", "int",
         "integer", "bool", "boolean", "bytes", "number", "any", "object", "redacted", "masked",
-        "hidden", "secret_string", "***",
+        "hidden", "bearer", "basic",
     }
 )  # fmt: skip
 _MASK = re.compile(r"[xX*.•#_\-]+|\*{3,}.*")
@@ -88,7 +99,6 @@ _PLACEHOLDER_SHAPE = re.compile(
     | [!][A-Za-z]+$        # YAML tags: !Ref, !Sub
     | (?i:your|insert|enter|replace)[-_ ]
     | (?i:arn:|vault:|secretsmanager:|ref\+|op://)
-    | [a-z]+=              # an option list such as `id=npm,src=~/.npmrc`
     | .*(?i:[-_ ]here)$
     | .*(?i:redacted)
     """,
@@ -97,8 +107,11 @@ _PLACEHOLDER_SHAPE = re.compile(
 _PATH = re.compile(r"(?:~|\.{1,2})?/[\w.@/-]*|[A-Za-z]:\\[\w.\\ -]*")
 _DIGITS = re.compile(r"[0-9]{1,5}")
 # Code on the right-hand side: calls, subscripts, generics, attribute/path access, pointer types.
-_CODE_EXPR = re.compile(r"[*&]?[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*(?:[(\[<].*)?")
+_CODE_EXPR = re.compile(r"[*&]?[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*(?:[(\[<].*)?[!?]?")
 _WORD = re.compile(r"[A-Za-z_]+")
+_LOWER_WORD = re.compile(r"[a-z0-9_.-]+")
+_LOWER_LETTERS = re.compile(r"[a-z]+")
+_OPTION_LIST = re.compile(r"[a-z]+=")
 
 
 def is_placeholder(value: str) -> bool:
@@ -112,22 +125,25 @@ def is_placeholder(value: str) -> bool:
     )
 
 
-def _is_literal_secret(value: str, *, code: bool) -> bool:
+def _is_literal_secret(value: str, *, code: bool, env: bool = False) -> bool:
     """Whether a value assigned to a secret-looking key is itself a secret.
 
     ``code`` says the value is unquoted in a place where it may be an expression (``x = value``,
-    ``key: value``, ``f(key=value)``) rather than a shell/.env literal.
+    ``key: value``, ``f(key=value)``); ``env`` that it is a shell/.env literal (``KEY=value``).
     """
     v = value.strip()
     if len(v) < 4 or is_placeholder(v) or _DIGITS.fullmatch(v) or _PATH.fullmatch(v):
         return False
+    if len(v.split(maxsplit=2)) > 2:  # prose: "Password must be at least 8 characters"
+        return False
+    if env:
+        # A line-start `key=value` may still be a keyword argument on its own line.
+        return not (v.endswith(",") or (_CODE_EXPR.fullmatch(v) is not None and "(" in v))
     if not code:
         return True
     if _WORD.fullmatch(v):
         return False
-    is_expression = _CODE_EXPR.fullmatch(v) is not None and (
-        any(c in v for c in ".:([<") or v[0] in "*&"
-    )
+    is_expression = _CODE_EXPR.fullmatch(v) is not None and (any(c in v for c in ".:([<") or v[0] in "*&")
     return not is_expression
 
 
@@ -147,8 +163,11 @@ _KEY_QUALIFIERS = frozenset(
 _NOT_SECRET_QUALIFIERS = frozenset({"next", "page", "continuation", "cancellation", "sync", "max", "min"})
 # Shell variables that only look like passwords.
 _NOT_SECRET_KEYS = frozenset({"pwd", "oldpwd"})
+# Keys that also name a mode (`auth: basic`, `credentials: include`): their value must look random.
+_WEAK_PARTS = frozenset({"auth", "credential", "credentials", "creds"})
 
 
+@functools.lru_cache(maxsize=4096)
 def key_kind(key: str) -> str | None:
     """The kind of secret a key name announces (``DB_PASSWORD``, ``apiKey``), or None."""
     parts = _KEY_PARTS.findall(_CAMEL.sub("_", key).lower())
@@ -178,27 +197,67 @@ def _group(match: re.Match[str], names: tuple[str, ...]) -> str | None:
 
 def _classify_assignment(match: re.Match[str], value: str) -> str | None:
     """``key <sep> value`` where the key names a secret and the value is a literal."""
-    kind = key_kind(match.group("key"))
-    if kind is None:
+    key = match.group("key")
+    kind = key_kind(key)
+    if kind is None or (_is_weak_key(key) and not _looks_random(value)):
         return None
-    spaced = match.group("sep") != match.group("sep").strip()
-    env_literal = match.group("bare") is not None and not spaced and _is_env_line(match)
-    code = match.group("bare") is not None and not env_literal
-    return kind if _is_literal_secret(value, code=code) else None
+    bare = match.group("bare") is not None
+    sep = match.group("sep")
+    env = bare and sep == "=" and _is_env_line(match) and _ends_token(match)
+    # `password: changeme` ending a line is YAML; `password: userPassword` or `: new_pw` is code.
+    yaml_word = (
+        bare and sep.strip() == ":" and _LOWER_LETTERS.fullmatch(value) is not None and _ends_line(match)
+    )
+    code = bare and not env and not yaml_word
+    return kind if _is_literal_secret(value, code=code, env=env) else None
+
+
+def _ends_line(match: re.Match[str]) -> bool:
+    """Nothing but blanks or a comment follows the value on its line (looking a bounded distance)."""
+    text, end = match.string, match.end()
+    tail = text[end : end + 64]
+    rest = tail.split("\n", 1)[0].strip()
+    return rest.startswith("#") or (rest == "" and ("\n" in tail or end + 64 >= len(text)))
+
+
+def _ends_token(match: re.Match[str]) -> bool:
+    """The value runs up to whitespace: `f(\n  key=value,\n)` is an argument, not a shell line."""
+    end = match.end()
+    return end == len(match.string) or match.string[end].isspace() or match.string[end] < " "
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_weak_key(key: str) -> bool:
+    parts = _KEY_PARTS.findall(_CAMEL.sub("_", key).lower())
+    return bool(parts) and parts[-1] in _WEAK_PARTS
+
+
+def _looks_random(value: str) -> bool:
+    return len(value) >= 8 and _LOWER_WORD.fullmatch(value) is None
 
 
 def _is_env_line(match: re.Match[str]) -> bool:
-    """The assignment starts its line (``KEY=v``, ``export KEY=v``, ``- KEY=v``): a shell literal."""
+    """The assignment starts its line (``KEY=v``, ``export KEY=v``, ``- KEY=v``) or follows ``-e``."""
     text, start = match.string, match.start()
-    line_start = text.rfind("\n", 0, start) + 1
-    prefix = text[line_start:start].strip().rstrip("\"'")
-    return prefix in ("", "export", "set", "ENV", "-", "- ", "-e") or prefix.endswith((" -e", " --env"))
+    # Look back a bounded distance: a line holding thousands of assignments must stay linear.
+    begin = max(0, start - 64)
+    newline = text.rfind("\n", begin, start)
+    prefix = text[newline + 1 if newline != -1 else begin : start].strip().rstrip("\"'")
+    if prefix in ("-e", "--env") or prefix.endswith((" -e", " --env")):
+        return True
+    at_line_start = newline != -1 or begin == 0
+    return at_line_start and prefix in ("", "export", "set", "ENV", "-")
 
 
 def _classify_literal(match: re.Match[str], value: str) -> str | None:
-    """A value in a position where it is always a literal (CLI flags, XML text, .netrc)."""
-    kind = key_kind(match.group("key")) if "key" in match.groupdict() else "generic-password"
-    return kind if kind and _is_literal_secret(value, code=False) else None
+    """A value in a position where it is always a literal (CLI flags, XML text)."""
+    key = match.group("key")
+    kind = key_kind(key)
+    if kind is None or (_is_weak_key(key) and not _looks_random(value)):
+        return None
+    if _OPTION_LIST.match(value):  # `docker build --secret id=npmrc,src=~/.npmrc`
+        return None
+    return kind if _is_literal_secret(value, code=False) else None
 
 
 def _classify_bare_word(match: re.Match[str], value: str) -> str | None:
@@ -211,20 +270,27 @@ def _classify_bare_word(match: re.Match[str], value: str) -> str | None:
 # --------------------------------------------------------------------------------------------------
 
 _B64 = "A-Za-z0-9+/"
+_CTRL = r"\x00-\x1f\x7f"
+_ANSI_CSI = r"\x1b\[[0-9;?]{0,32}[A-Za-z]"
 _URLSAFE = "A-Za-z0-9_-"
 _PEM_LABEL = r"(?P<label>(?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)"
 
 
-def _b64_prefixes(headers: tuple[str, ...]) -> str:
-    """Base64 of each header, cut to whole 3-byte groups so the prefix is stable whatever follows."""
-    prefixes = []
-    for header in headers:
-        raw = header.encode()
-        prefixes.append(base64.b64encode(raw[: len(raw) // 3 * 3]).decode())
-    return "|".join(prefixes)
+def _b64_prefixes(headers: tuple[str, ...]) -> tuple[str, str]:
+    """Base64 of each header, cut to whole 3-byte groups so the prefix is stable whatever follows.
+
+    Returns the prefix all of them share (a literal the regex engine can scan for) and an
+    alternation of the rest.
+    """
+    encoded = [base64.b64encode(h.encode()[: len(h) // 3 * 3]).decode() for h in headers]
+    common = encoded[0]
+    for other in encoded[1:]:
+        while not other.startswith(common):
+            common = common[:-1]
+    return common, "|".join(e[len(common) :] for e in encoded)
 
 
-_B64_PEM_HEADERS = _b64_prefixes(
+_B64_PEM_COMMON, _B64_PEM_HEADERS = _b64_prefixes(
     tuple(f"-----BEGIN {k}PRIVATE KEY-----" for k in ("", "RSA ", "EC ", "DSA ", "OPENSSH ", "ENCRYPTED "))
 )
 
@@ -233,7 +299,7 @@ _VALUE = rf"""
     (?: "(?P<dq>(?:[^"\\\n]|\\.){{1,4096}})"
       | '(?P<sq>(?:[^'\\\n]|\\.){{1,4096}})'
       | \\(?P<eq>["'])(?P<esc>[^"'\\\n]{{1,4096}})\\(?P=eq)     # escaped JSON inside a log line
-      | (?P<bare>[^\s"'`,;&)\]}}]{{1,4096}})
+      | (?P<bare>[^\s"'`,;&)\]}}{_CTRL}]{{1,4096}})
     )"""
 _VALUE_GROUPS = ("dq", "sq", "esc", "bare")
 
@@ -252,44 +318,58 @@ _ASSIGNMENT = re.compile(
 
 # `.env`/properties lines: the bare value runs to the end of the token, symbols included.
 _ENV_LINE = re.compile(
-    r"""
+    rf"""
     ^[ \t]*(?:export[ \t]+|set[ \t]+|-[ \t]+)?
-    (?P<key>[A-Za-z_][\w.-]{0,63})(?P<sep>=)
-    (?: "(?P<dq>[^"\n]{1,4096})"
-      | '(?P<sq>[^'\n]{1,4096})'
-      | (?P<bare>[^\s"'#][^\s]{0,4095})
+    (?P<key>[A-Za-z_][\w.-]{{0,63}})(?P<sep>=)
+    (?: "(?P<dq>[^"\n]{{1,4096}})"
+      | '(?P<sq>[^'\n]{{1,4096}})'
+      | (?P<bare>[^\s"'#{_CTRL}][^\s{_CTRL}]{{0,4095}})
     )(?=[ \t]|\r?$)
     """,
     re.VERBOSE | re.MULTILINE,
 )
 
+_XML_ELEMENT = re.compile(r"<(?P<key>[A-Za-z_][\w:.-]{0,63})>(?P<secret>[^<>\n]{1,1024})</(?P=key)>")
+_SECRET_KEY_HINTS = ("pass", "pwd", "secret", "token", "key", "auth", "cred")
+
 _CLI_FLAG = re.compile(
-    r"""
-    (?<![\w-])--(?P<key>[A-Za-z][\w-]{0,40})(?:=|[ \t]+)
-    (?: "(?P<dq>[^"\n]{1,1024})" | '(?P<sq>[^'\n]{1,1024})' | (?P<bare>[^\s"'-][^\s"']{0,1023}) )
+    rf"""
+    (?<![\w-])--(?P<key>[A-Za-z][\w-]{{0,40}})(?:=|[ \t]+)
+    (?: "(?P<dq>[^"\n]{{1,1024}})"
+      | '(?P<sq>[^'\n]{{1,1024}})'
+      | (?P<bare>[^\s"'{_CTRL}-][^\s"'{_CTRL}]{{0,1023}})
+    )
     """,
     re.VERBOSE,
 )
 
+
+def _token(kind: str, pattern: str, *hints: str) -> _Rule:
+    """A provider token found by its prefix; it must not continue a longer word."""
+    return _Rule(kind, re.compile(pattern), hints=hints, word_start=True)
+
+
+def _context(kind: str, pattern: str, *hints: str, classify: Classifier | None = None) -> _Rule:
+    """A secret found by what precedes it on its line (a key name, a header, a command)."""
+    return _Rule(kind, re.compile(pattern), classify=classify, hints=hints, by_line=True)
+
+
 _RULES: tuple[_Rule, ...] = (
+    # Multi-line blocks first: a PEM body may contain anything that looks like a shorter token.
     _Rule(
         "gcp-service-account-key",
         re.compile(
             rf'"private_key"[ \t]*:[ \t]*"(?P<secret>-----BEGIN PRIVATE KEY-----[{_B64}=\\]{{0,12000}}'
-            r'-----END PRIVATE KEY-----)'
+            r"-----END PRIVATE KEY-----)"
         ),
         hints=("private_key",),
     ),
     _Rule(
-        "gcp-service-account-key",
-        re.compile(r'"private_key_id"[ \t]*:[ \t]*"(?P<secret>[0-9a-f]{40})"'),
-        hints=("private_key_id",),
-    ),
-    _Rule(
         "private-key",
-        # Lazy but bounded: the body never spans more than 20k characters.
+        # The body stops at the next run of five dashes, so a BEGIN without END costs one line.
         re.compile(
-            rf"(?P<secret>-----BEGIN {_PEM_LABEL}-----[{_B64}=\s\\:,.-]{{0,20000}}?-----END (?P=label)-----)"
+            rf"(?P<secret>-----BEGIN {_PEM_LABEL}-----(?:[{_B64}=\s\\:,.]|-(?!----)){{0,20000}}"
+            r"-----END (?P=label)-----)"
         ),
         hints=("-----begin",),
     ),
@@ -297,171 +377,135 @@ _RULES: tuple[_Rule, ...] = (
         "private-key",
         # A block cut off before its END line (`head id_rsa`, truncated logs): header + base64 lines.
         re.compile(
-            rf"(?P<secret>-----BEGIN {_PEM_LABEL}-----(?:(?:\r?\n|\\n)[{_B64}=]{{8,128}}){{0,400}})"
+            rf"(?P<secret>-----BEGIN {_PEM_LABEL}-----(?:(?:\r?\n|\\n)[{_B64}=]{{8,128}}){{1,400}})"
         ),
         hints=("-----begin",),
     ),
-    _Rule(
+    _token(
         "private-key",
-        re.compile(rf"(?<![{_B64}])(?P<secret>(?:{_B64_PEM_HEADERS})[{_B64}]{{16,20000}}={{0,2}})"),
-        hints=("ls0tls1crudjtib",),
+        rf"(?P<secret>{_B64_PEM_COMMON}(?:{_B64_PEM_HEADERS})[{_B64}]{{16,20000}}={{0,2}})",
+        _B64_PEM_COMMON.lower(),
     ),
-    _Rule(
-        "anthropic-key",
-        re.compile(rf"(?<![\w-])(?P<secret>sk-ant-(?:api|admin|oat)\d\d-[{_URLSAFE}]{{80,200}})"),
-        hints=("sk-ant-",),
+    _token(
+        "gcp-service-account-key",
+        r'"private_key_id"[ \t]*:[ \t]*"(?P<secret>[0-9a-f]{40})"',
+        "private_key_id",
     ),
-    _Rule(
+    _token("anthropic-key", rf"(?P<secret>sk-ant-(?:api|admin|oat)\d\d-[{_URLSAFE}]{{80,200}})", "sk-ant-"),
+    _token(
         "openai-key",
-        re.compile(
-            rf"(?<![\w-])(?P<secret>sk-(?:proj|svcacct|admin)-[{_URLSAFE}]{{40,250}}|sk-[A-Za-z0-9]{{48}})"
-            r"(?![\w-])"
-        ),
-        hints=("sk-",),
+        rf"(?P<secret>sk-(?:proj|svcacct|admin)-[{_URLSAFE}]{{40,250}}|sk-[A-Za-z0-9]{{48}})(?![\w-])",
+        "sk-",
     ),
-    _Rule(
+    _token(
         "github-token",
-        re.compile(r"(?<![\w-])(?P<secret>gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{60,251})"),
-        hints=("gh", "github_pat_"),
+        r"(?P<secret>gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{60,251})",
+        "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_",
     ),
-    _Rule(
-        "gitlab-token",
-        re.compile(r"(?<![\w-])(?P<secret>gl(?:pat|dt|rt|ptt|ft|cbt|soat|imt)-[\w-]{20,100})"),
-        hints=("gl",),
-    ),
-    _Rule(
+    _token("gitlab-token", r"(?P<secret>gl(?:pat|dt|rt|ptt|ft|cbt|soat|imt)-[\w-]{20,100})", "gl"),
+    _token(
         "slack-token",
-        re.compile(r"(?<![\w-])(?P<secret>xox[abposre]-[A-Za-z0-9-]{10,250}|xapp-[A-Za-z0-9-]{10,250})"),
-        hints=("xox", "xapp-"),
+        r"(?P<secret>xox[abposre]-[A-Za-z0-9-]{10,250}|xapp-[A-Za-z0-9-]{10,250})",
+        "xox", "xapp-",
     ),
-    _Rule(
+    _token(
         "slack-webhook",
-        re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9_/-]{20,250})"),
-        hints=("hooks.slack.com",),
+        r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<secret>[A-Za-z0-9_/-]{20,250})",
+        "hooks.slack.com",
     ),
-    _Rule(
+    _token(
         "stripe-key",
-        re.compile(r"(?<![\w-])(?P<secret>(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,247}|whsec_[A-Za-z0-9]{24,})"),
-        hints=("_live_", "_test_", "whsec_"),
+        r"(?P<secret>[sr]k_(?:live|test)_[A-Za-z0-9]{20,247}|whsec_[A-Za-z0-9]{24,247})",
+        "_live_", "_test_", "whsec_",
     ),
-    _Rule("npm-token", re.compile(r"(?<![\w-])(?P<secret>npm_[A-Za-z0-9]{36})(?!\w)"), hints=("npm_",)),
-    _Rule(
-        "pypi-token",
-        re.compile(rf"(?<![\w-])(?P<secret>pypi-AgE[{_URLSAFE}]{{40,500}})"),
-        hints=("pypi-age",),
-    ),
-    _Rule(
-        "huggingface-token",
-        re.compile(r"(?<![\w-])(?P<secret>hf_[A-Za-z0-9]{34,40})(?!\w)"),
-        hints=("hf_",),
-    ),
-    _Rule(
-        "sendgrid-key",
-        re.compile(rf"(?<![\w.-])(?P<secret>SG\.[{_URLSAFE}]{{22}}\.[{_URLSAFE}]{{43}})"),
-        hints=("sg.",),
-    ),
-    _Rule(
-        "digitalocean-token",
-        re.compile(r"(?<![\w-])(?P<secret>do[opr]_v1_[a-f0-9]{64})"),
-        hints=("_v1_",),
-    ),
-    _Rule("gcp-api-key", re.compile(r"(?<![\w-])(?P<secret>AIza[\w-]{35})(?![\w-])"), hints=("aiza",)),
-    _Rule(
+    _token("npm-token", r"(?P<secret>npm_[A-Za-z0-9]{36})(?!\w)", "npm_"),
+    _token("pypi-token", rf"(?P<secret>pypi-AgE[{_URLSAFE}]{{40,500}})", "pypi-age"),
+    _token("huggingface-token", r"(?P<secret>hf_[A-Za-z0-9]{34,40})(?!\w)", "hf_"),
+    _token("sendgrid-key", rf"(?P<secret>SG\.[{_URLSAFE}]{{22}}\.[{_URLSAFE}]{{43}})", "sg."),
+    _token("digitalocean-token", r"(?P<secret>do[opr]_v1_[a-f0-9]{64})", "_v1_"),
+    _token("vault-token", r"(?P<secret>hv[sbr]\.[A-Za-z0-9_-]{24,500})", "hvs.", "hvb.", "hvr."),
+    _token("gcp-api-key", r"(?P<secret>AIza[\w-]{35})(?![\w-])", "aiza"),
+    _token(
         "gcp-oauth-token",
-        re.compile(rf"(?<![\w-])(?P<secret>ya29\.[{_URLSAFE}]{{20,2048}}|GOCSPX-[{_URLSAFE}]{{28}})"),
-        hints=("ya29.", "gocspx-"),
+        rf"(?P<secret>ya29\.[{_URLSAFE}]{{20,2048}}|GOCSPX-[{_URLSAFE}]{{28}})",
+        "ya29.", "gocspx-",
     ),
-    _Rule(
+    _token(
         "aws-access-key-id",
-        re.compile(r"(?<![A-Za-z0-9])(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Za-z0-9])"),
-        hints=("akia", "asia", "abia", "acca"),
+        r"(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Za-z0-9])",
+        "akia", "asia", "abia", "acca",
     ),
-    _Rule(
+    _token(
         "jwt",
-        re.compile(rf"(?<![\w-])(?P<secret>eyJ[{_URLSAFE}]{{8,}}\.eyJ[{_URLSAFE}]{{8,}}\.[{_URLSAFE}]{{8,}})"),
-        hints=("eyj",),
+        rf"(?P<secret>eyJ[{_URLSAFE}]{{8,4096}}\.eyJ[{_URLSAFE}]{{8,8192}}\.[{_URLSAFE}]{{8,4096}})",
+        "eyj",
     ),
-    _Rule(
+    _token("azure-storage-key", rf"AccountKey=(?P<secret>[{_B64}]{{20,100}}={{0,2}})", "accountkey="),
+    _token(
+        "azure-connection-string",
+        rf"SharedAccessKey=(?P<secret>[{_B64}]{{20,100}}={{0,2}})",
+        "sharedaccesskey=",
+    ),
+    _token("azure-sas-token", r"[?&]sig=(?P<secret>[A-Za-z0-9%+/]{20,200}=*)", "sig="),
+    _token(
+        "url-password",
+        # scheme://user:PASSWORD@host; the password may hold ':' and '@' but not '/' or '?' (path, query).
+        r"""://[^\s:/@'"<>]{0,256}:(?P<secret>[^\s/?'"<>]{1,256})@""",
+        "://",
+    ),
+    # Context rules: case-insensitive or keyed patterns, run only on lines holding one of the hints.
+    _context(
         "aws-secret-access-key",
         # Also the `aws configure` prompt: `AWS Secret Access Key [****EKEY]: <key>`.
-        re.compile(
-            r"""(?i:secret[ _.-]?(?:access[ _.-]?)?key)(?:[ \t]*\[[^\]\n]{0,40}\])?["']?[ \t]*(?::|=>?)[ \t]*"""
-            rf"""["']?(?P<secret>[{_B64}]{{40}})(?![{_B64}=])"""
-        ),
-        hints=("secret",),
+        r"""(?i:secret[ _.-]?(?:access[ _.-]?)?key)(?:[ \t]*\[[^\]\n]{0,40}\])?["']?[ \t]*(?::|=>?)[ \t]*"""
+        rf"""["']?(?P<secret>[{_B64}]{{40}})(?![{_B64}=])""",
+        "secret",
     ),
-    _Rule(
+    _context(
         "aws-session-token",
-        re.compile(
-            r"""(?i:session[ _.-]?token|security[ _.-]?token)["']?[ \t]*(?::|=>?)[ \t]*["']?"""
-            rf"""(?P<secret>[{_B64}]{{100,2000}}={{0,2}})"""
-        ),
-        hints=("token",),
+        r"""(?i:session[ _.-]?token|security[ _.-]?token)["']?[ \t]*(?::|=>?)[ \t]*["']?"""
+        rf"""(?P<secret>[{_B64}]{{100,2000}}={{0,2}})""",
+        "token",
     ),
-    _Rule(
-        "azure-storage-key",
-        re.compile(rf"(?i:AccountKey)=(?P<secret>[{_B64}]{{20,100}}={{0,2}})"),
-        hints=("accountkey",),
-    ),
-    _Rule(
-        "azure-connection-string",
-        re.compile(rf"(?i:SharedAccessKey)=(?P<secret>[{_B64}]{{20,100}}={{0,2}})"),
-        hints=("sharedaccesskey",),
-    ),
-    _Rule(
-        "azure-sas-token",
-        re.compile(r"[?&]sig=(?P<secret>[A-Za-z0-9%+/]{20,200}=*)"),
-        hints=("sig=",),
-    ),
-    _Rule(
-        "url-password",
-        # scheme://user:PASSWORD@host; the password may hold ':' and '@' but not '/' (that is a path).
-        re.compile(r"""(?<=[A-Za-z0-9])://[^\s:/@'"<>]{0,256}:(?P<secret>[^\s/?'"<>]{1,256})@"""),
-        hints=("://",),
-    ),
-    _Rule(
+    _context(
         "bearer-token",
-        re.compile(
-            r"""(?i:authorization)["']?[ \t]*[:=][ \t]*["']?(?i:bearer|token)[ \t]+"""
-            r"(?P<secret>[A-Za-z0-9._~+/-]{8,4096}=*)"
-        ),
-        hints=("authorization",),
+        r"""(?i:authorization)["']?[ \t]*[:=][ \t]*["']?(?i:bearer|token)[ \t]+"""
+        r"(?P<secret>[A-Za-z0-9._~+/-]{8,4096}=*)",
+        "authorization",
     ),
-    _Rule(
+    _context(
         "basic-auth",
-        re.compile(r"""(?i:authorization)["']?[ \t]*[:=][ \t]*["']?(?i:basic)[ \t]+(?P<secret>[A-Za-z0-9+/]{4,4096}=*)"""),
-        hints=("authorization",),
+        r"""(?i:authorization)["']?[ \t]*[:=][ \t]*["']?(?i:basic)[ \t]+"""
+        r"(?P<secret>[A-Za-z0-9+/]{4,4096}=*)",
+        "authorization",
     ),
-    _Rule(
+    _context(
         "generic-password",
-        re.compile(r"\b(?:docker|podman|nerdctl)[ \t]+login\b[^\n]{0,200}?[ \t]-p[ \t]+(?P<secret>[^\s-]\S{0,1023})"),
-        hints=("login",),
+        r"\b(?:docker|podman|nerdctl)[ \t]+login\b[^\n]{0,200}?[ \t]-p[ \t]+(?P<secret>[^\s-]\S{0,1023})",
+        "login",
     ),
-    _Rule(
+    _context(
         "generic-password",
-        re.compile(r"\bmysql(?:dump|admin)?[ \t][^\n]{0,200}?[ \t]-p(?P<secret>[^\s-]\S{0,1023})"),
-        hints=("mysql",),
+        r"\bmysql(?:dump|admin)?[ \t][^\n]{0,200}?[ \t]-p(?P<secret>[^\s-]\S{0,1023})",
+        "mysql",
     ),
-    _Rule(
+    _context(
         "generic-password",
         # .netrc: `machine h login u password p`, one entry per line or one token per line.
-        re.compile(r"(?:^|[ \t])password[ \t]+(?P<secret>\S{1,1024})[ \t]*$", re.MULTILINE),
+        r"(?m:(?:^|[ \t])password[ \t]+(?P<secret>\S{1,1024})[ \t]*$)",
+        "password",
         classify=_classify_bare_word,
-        hints=("password",),
     ),
-    _Rule("generic-secret", _CLI_FLAG, _VALUE_GROUPS[:2] + ("bare",), _classify_literal, hints=("--",)),
-    _Rule(
-        "generic-secret",
-        re.compile(r"<(?P<key>[A-Za-z_][\w:.-]{0,63})>(?P<secret>[^<>\n]{1,1024})</(?P=key)>"),
-        classify=_classify_literal,
-        hints=("</",),
-    ),
-    _Rule("generic-secret", _ENV_LINE, ("dq", "sq", "bare"), _classify_assignment),
-    _Rule("generic-secret", _ASSIGNMENT, _VALUE_GROUPS, _classify_assignment),
-)
+    _Rule("generic-secret", _CLI_FLAG, ("dq", "sq", "bare"), _classify_literal, by_line=True),
+    _Rule("generic-secret", _XML_ELEMENT, classify=_classify_literal, by_line=True),
+    _Rule("generic-secret", _ENV_LINE, ("dq", "sq", "bare"), _classify_assignment, by_line=True),
+    _Rule("generic-secret", _ASSIGNMENT, _VALUE_GROUPS, _classify_assignment, by_line=True),
+)  # fmt: skip
 
+_ANSI_ESCAPE = re.compile(rf"{_ANSI_CSI}|\x1b\][^\x07\x1b]{{0,512}}(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]")
 _EXISTING_PLACEHOLDER = re.compile(r"\[REDACTED:[a-z0-9-]{1,40}\]")
-_SECRET_KEY_HINTS = ("pass", "pwd", "secret", "token", "key", "auth", "cred")
+# Passes over the lines around fresh placeholders before giving up on reaching a fixed point.
+_MAX_PASSES = 8
 
 
 # --------------------------------------------------------------------------------------------------
@@ -487,47 +531,164 @@ class _Spans:
         return True
 
 
-def _candidates(rule: _Rule, text: str) -> Iterator[Finding]:
-    for match in rule.pattern.finditer(text):
-        name = _group(match, rule.groups)
-        if name is None:
+class _Scan:
+    """One text being searched, with what the rules share: its lower-case copy, hint look-ups."""
+
+    # Windows closer than this are searched as one, to save a regex call per line.
+    _MERGE_GAP = 256
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lowered = text.lower()
+        # `lowered` shares offsets with `text` only when lower-casing kept the length.
+        self._aligned = len(self.lowered) == len(text)
+        self._present: dict[str, bool] = {}
+        self._windows: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+
+    def has_any(self, hints: tuple[str, ...]) -> bool:
+        for hint in hints:
+            if hint not in self._present:
+                self._present[hint] = hint in self.lowered
+            if self._present[hint]:
+                return True
+        return False
+
+    def matches(self, rule: _Rule) -> Iterator[re.Match[str]]:
+        hints = rule.hints or _SECRET_KEY_HINTS
+        if not self.has_any(hints):
+            return
+        if not rule.by_line or not self._aligned:
+            yield from rule.pattern.finditer(self.text)
+            return
+        if hints not in self._windows:
+            self._windows[hints] = self._line_windows(hints)
+        for start, end in self._windows[hints]:
+            yield from rule.pattern.finditer(self.text, start, end)
+
+    def _line_windows(self, hints: tuple[str, ...]) -> list[tuple[int, int]]:
+        """Spans of whole lines covering every line that holds one of ``hints``, in order."""
+        text, lowered = self.text, self.lowered
+        hits: list[int] = []
+        for hint in hints:
+            i = lowered.find(hint)
+            while i != -1:
+                hits.append(i)
+                i = lowered.find(hint, i + 1)
+        hits.sort()
+        windows: list[tuple[int, int]] = []
+        line_end = -1
+        for hit in hits:
+            if hit < line_end:
+                continue
+            line_start = text.rfind("\n", 0, hit) + 1
+            line_end = text.find("\n", hit)
+            if line_end == -1:
+                line_end = len(text)
+            if windows and line_start - windows[-1][1] <= self._MERGE_GAP:
+                windows[-1] = (windows[-1][0], line_end)
+            else:
+                windows.append((line_start, line_end))
+        return windows
+
+    def candidates(self, rule: _Rule) -> Iterator[Finding]:
+        text = self.text
+        for match in self.matches(rule):
+            name = _group(match, rule.groups)
+            if name is None:
+                continue
+            start, end = match.span(name)
+            if rule.word_start and start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_-"):
+                continue
+            value = match.group(name)
+            if rule.classify is not None:
+                kind = rule.classify(match, value)
+            else:
+                kind = None if is_placeholder(value) else rule.kind
+            if kind is not None:
+                yield Finding(kind, start, end)
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group())
+
+
+def _find_once(text: str) -> list[Finding]:
+    """One pass of every rule over ``text``; where findings overlap the earlier rule wins.
+
+    Terminal colour codes are searched as blanks of the same length (offsets stay valid), so that
+    ``\x1b[32mghp_...`` still starts a token and ``KEY\x1b[0m=value`` is still an assignment.
+    """
+    view = _ANSI_ESCAPE.sub(_blank, text) if "\x1b" in text else text
+    scan = _Scan(view)
+    taken = _Spans()
+    for match in _EXISTING_PLACEHOLDER.finditer(view):
+        taken.add_if_free(*match.span())
+    found: list[Finding] = []
+    for rule in _RULES:
+        found.extend(f for f in scan.candidates(rule) if taken.add_if_free(f.start, f.end))
+    return found
+
+
+def _apply(text: str, findings: list[Finding]) -> tuple[str, list[int]]:
+    """The text with each finding replaced, and where each placeholder starts in it."""
+    pieces: list[str] = []
+    starts: list[int] = []
+    position = length = 0
+    for finding in findings:
+        kept = text[position : finding.start]
+        placeholder = PLACEHOLDER.format(kind=finding.kind)
+        pieces += [kept, placeholder]
+        starts.append(length + len(kept))
+        length += len(kept) + len(placeholder)
+        position = finding.end
+    pieces.append(text[position:])
+    return "".join(pieces), starts
+
+
+def _lines_around(text: str, positions: list[int]) -> list[tuple[int, int]]:
+    """Merged spans of the whole lines holding ``positions`` (sorted)."""
+    windows: list[tuple[int, int]] = []
+    for position in positions:
+        if windows and position < windows[-1][1]:
             continue
-        value = match.group(name)
-        if rule.classify is not None:
-            kind = rule.classify(match, value)
-        else:
-            kind = None if is_placeholder(value) else rule.kind
-        if kind is not None:
-            yield Finding(kind, match.start(name), match.end(name))
+        start = text.rfind("\n", 0, position) + 1
+        end = text.find("\n", position)
+        windows.append((start, len(text) if end == -1 else end))
+    return windows
 
 
 def find_secrets(text: str) -> tuple[Finding, ...]:
-    """All secrets in ``text``, sorted by position; where findings overlap the earlier rule wins."""
-    lowered = text.lower()
-    taken = _Spans()
-    for match in _EXISTING_PLACEHOLDER.finditer(text):
-        taken.add_if_free(match.start(), match.end())
-    found: list[Finding] = []
-    for rule in _RULES:
-        hints = rule.hints or _SECRET_KEY_HINTS
-        if not any(hint in lowered for hint in hints):
-            continue
-        found.extend(f for f in _candidates(rule, text) if taken.add_if_free(f.start, f.end))
-    found.sort(key=lambda f: f.start)
-    return tuple(found)
+    """All secrets in ``text`` (offsets in ``text``), sorted by position.
+
+    A placeholder changes its neighbourhood: ``-----END KEY-----dop_v1_...`` only shows a token
+    boundary once the key block has become ``[REDACTED:private-key]``. So the lines around new
+    placeholders are searched again until nothing new turns up, which makes ``redact`` idempotent.
+    """
+    findings = sorted(_find_once(text), key=lambda f: f.start)
+    for _ in range(_MAX_PASSES):
+        redacted, starts = _apply(text, findings)
+        # Offset of the original text relative to the redacted text, after each placeholder.
+        ends = [
+            start + len(PLACEHOLDER.format(kind=f.kind)) for start, f in zip(starts, findings, strict=True)
+        ]
+        shifts = [f.end - end for f, end in zip(findings, ends, strict=True)]
+        new: list[Finding] = []
+        for begin, end in _lines_around(redacted, starts):
+            for f in _find_once(redacted[begin:end]):
+                start = begin + f.start
+                i = bisect.bisect_right(ends, start)
+                shift = shifts[i - 1] if i else 0
+                new.append(Finding(f.kind, start + shift, begin + f.end + shift))
+        if not new:
+            break
+        findings = sorted(findings + new, key=lambda f: f.start)
+    return tuple(findings)
 
 
 def redact(text: str) -> Redacted:
     """Replace every secret in ``text`` by ``[REDACTED:<kind>]``."""
     findings = find_secrets(text)
-    pieces: list[str] = []
-    position = 0
-    for finding in findings:
-        pieces.append(text[position : finding.start])
-        pieces.append(PLACEHOLDER.format(kind=finding.kind))
-        position = finding.end
-    pieces.append(text[position:])
-    return Redacted("".join(pieces), findings)
+    return Redacted(_apply(text, list(findings))[0], findings)
 
 
 def redact_text(text: str) -> str:

@@ -94,11 +94,14 @@ def utcnow() -> datetime:
 
 
 def embedding_key(draft: MemoryDraft | Memory, mode: str) -> str:
-    """The text that is embedded for a memory: its title (as the paper did for insights), or title
-    and description together."""
-    if mode == "title" or not draft.description.strip():
-        return draft.title.strip()
-    return f"{draft.title.strip()}. {draft.description.strip()}"
+    """The text that is embedded for a memory: its title (as the paper did for insights), title and
+    description together, or ("all") title, description and content."""
+    parts = [draft.title.strip()]
+    if mode in ("title+description", "all"):
+        parts.append(draft.description.strip())
+    if mode == "all":
+        parts.append(draft.content.strip())
+    return ". ".join(part for part in parts if part)
 
 
 def redact_draft(draft: MemoryDraft) -> MemoryDraft:

@@ -181,7 +181,7 @@ def gelu(x: Matrix) -> Matrix:
 
 
 def _layer_norm(x: Matrix, gamma: Matrix, beta: Matrix, eps: float) -> Matrix:
-    centred = x - x.mean(axis=-1, keepdims=True)
+    centred: Matrix = x - x.mean(axis=-1, keepdims=True)
     variance = np.einsum("ij,ij->i", centred, centred)[:, None] / np.float32(x.shape[-1])
     variance += np.float32(eps)
     centred /= np.sqrt(variance)
@@ -227,7 +227,9 @@ def _feed_forward(x: Matrix, layer: _Layer, rows: int = 256) -> Matrix:
     return out
 
 
-def _encoder_layer(x: Matrix, layer: _Layer, mask_bias: Matrix, batch: int, heads: int, eps: float) -> Matrix:
+def _encoder_layer(
+    x: Matrix, layer: _Layer, mask_bias: Matrix, *, batch: int, heads: int, eps: float
+) -> Matrix:
     attended = _attention(x, layer, mask_bias, batch, heads)
     attended += x
     x = _layer_norm(attended, layer.ln1_g, layer.ln1_b, eps)
@@ -243,7 +245,7 @@ def _forward(weights: _Weights, ids: IntMatrix, mask: Matrix) -> Matrix:
     x = _layer_norm(x.reshape(batch * length, -1), weights.ln_g, weights.ln_b, weights.eps)
     mask_bias = ((np.float32(1.0) - mask) * np.float32(-1e9))[:, None, None, :]
     for layer in weights.layers:
-        x = _encoder_layer(x, layer, mask_bias, batch, weights.heads, weights.eps)
+        x = _encoder_layer(x, layer, mask_bias, batch=batch, heads=weights.heads, eps=weights.eps)
     summed = np.einsum("bld,bl->bd", x.reshape(batch, length, -1), mask)
     counts = np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
     pooled: Matrix = summed / counts

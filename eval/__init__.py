@@ -1,0 +1,1 @@
+"""Cross-language retrieval evaluation: a development set, a harness and a report."""
