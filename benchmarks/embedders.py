@@ -118,7 +118,7 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
     return matrix / norms
 
 
-def _numpy_backend(args: argparse.Namespace) -> EmbedFn:
+def _numpy_backend() -> EmbedFn:
     sys.path.insert(0, str(REPO))
     from memory_store.embedding.minilm import MiniLMEmbedder
 
@@ -134,6 +134,9 @@ def _onnx_backend(model_path: str, model_dir: Path) -> EmbedFn:
     tokenizer.enable_truncation(max_length=256)
     tokenizer.no_padding()
     options = onnxruntime.SessionOptions()
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0"))
+    if threads:
+        options.intra_op_num_threads = threads
     session = onnxruntime.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
 
     def embed(texts: Sequence[str]) -> np.ndarray:
@@ -192,7 +195,7 @@ def _model_dir() -> Path:
 
 def make_backend(name: str, args: argparse.Namespace) -> EmbedFn:
     if name == "numpy":
-        return _numpy_backend(args)
+        return _numpy_backend()
     if name == "onnx":
         return _onnx_backend(args.onnx_model, _model_dir())
     if name == "onnx-int8":
@@ -319,6 +322,9 @@ def _spawn(python: str, name: str, args: argparse.Namespace, extra: list[str]) -
                "--onnx-model", args.onnx_model, "--onnx-int8-model", args.onnx_int8_model,
                "--m2v-model", args.m2v_model, "--repeats", str(args.repeats), *extra]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "true", "PYTHONWARNINGS": "ignore"}
+    if args.threads:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(args.threads)
     started = time.time()
     proc = subprocess.run([*command, "--t0", repr(started)], capture_output=True, text=True, env=env,
                           check=False)
@@ -327,15 +333,23 @@ def _spawn(python: str, name: str, args: argparse.Namespace, extra: list[str]) -
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
+def _loadavg() -> float:
+    """The 1-minute load average: other work on the machine skews every timing here."""
+    with open("/proc/loadavg", encoding="ascii") as handle:
+        return float(handle.read().split()[0])
+
+
 def run_backend(name: str, args: argparse.Namespace, vectors_dir: Path) -> dict[str, Any] | None:
     python = _python_for(name, args)
     if python is None:
         print(f"skip {name}: no --other-python given", file=sys.stderr)
         return None
+    load_before = _loadavg()
     colds = [_spawn(python, name, args, ["--cold-only"])["cold_start_s"] for _ in range(3)]
     result = _spawn(python, name, args, ["--vectors", str(vectors_dir / f"{name}.npy")])
     result["cold_start_s"] = statistics.median(colds)
     result["cold_start_runs_s"] = colds
+    result["loadavg_1min_before_after"] = [load_before, _loadavg()]
     return result
 
 
@@ -353,9 +367,10 @@ def compare(results: list[dict[str, Any]], vectors_dir: Path) -> None:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    lines = ["| option | added install MB (pkgs + model) | cold start s | query p50 / p95 ms | batch texts/s "
-             "| peak RSS MB | top-1 | ROC AUC | mean cos para / unrel | vs ST max abs diff / min cos |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| option | added install MB (pkgs + model) | cold start s | query p50 / p95 ms "
+             "| batch texts/s | peak RSS MB | top-1 | ROC AUC | mean cos para / unrel "
+             "| vs ST max abs diff / min cos | load 1m |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         inst = r["install"]
         diff = "n/a"
@@ -365,7 +380,8 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {r['backend']} | {inst['total_mb']:.0f} ({inst['package_mb']:.0f} + {inst['model_mb']:.0f}) "
             f"| {r['cold_start_s']:.2f} | {r['query_p50_ms']:.1f} / {r['query_p95_ms']:.1f} "
             f"| {r['batch_texts_per_s']:.0f} | {r['peak_rss_mb']:.0f} | {r['top1']:.3f} | {r['auc']:.3f} "
-            f"| {r['mean_para']:.3f} / {r['mean_unrelated']:.3f} | {diff} |")
+            f"| {r['mean_para']:.3f} / {r['mean_unrelated']:.3f} | {diff} "
+            f"| {'→'.join(f'{x:.1f}' for x in r['loadavg_1min_before_after'])} |")
     return "\n".join(lines)
 
 
@@ -380,6 +396,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--onnx-int8-model", default="/tmp/carry/onnx/model_int8.onnx")
     parser.add_argument("--m2v-model", default="/tmp/carry/m2v")
     parser.add_argument("--repeats", type=int, default=300, help="single-query timings per option")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads per option (BLAS/OpenMP/onnxruntime); 0 = library default")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)

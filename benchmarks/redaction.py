@@ -109,6 +109,7 @@ def pathological() -> dict[str, str]:
         "100k 'a:'": "a:" * n,
         "100k 'a='": "a=" * n,
         "100k 'password='": "password=" * n,
+        "100k 'token=ab12cd34 ', 1 line": "token=ab12cd34 " * n,
         '100k \'"token": "\'': '"token": "' * (n // 10),
         "100k '\\\\\"'": '\\"' * n,
         "10k PEM headers, no END": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n" * 10_000,

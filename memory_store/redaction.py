@@ -10,11 +10,13 @@ What is *not* a secret, on purpose:
 * syntactic placeholders and references: ``<token>``, ``${VAR}``, ``$VAR``, ``$(cmd)``, ``{{ x }}``,
   ``%(x)s``, masks such as ``****``/``xxxx``, ``your_api_key_here``, YAML tags (``!Ref X``);
 * code rather than literals: calls (``get_token()``), attribute/subscript access (``self.token``,
-  ``os.environ["X"]``), type annotations (``password: str``) and unquoted identifiers without digits
-  where code is likely (``password = new_password``, ``password: userPassword``);
-* ``None``/``null``/``true``/... and other flag words, paths, quoted prose of three or more words,
-  values shorter than 4 characters, numbers shorter than 6 digits; for keys that also name a mode
-  (``auth``, ``credentials``) any value that does not look random (``auth: basic``).
+  ``os.environ["X"]``), type annotations (``password: str``), tuples, and unquoted identifiers where
+  code is likely (``password = new_password``, ``password: userPassword``, ``key = s3_conn``);
+* names rather than values: ``"OPENAI_API_KEY"``, ``"invalid_token"``, ``publicKeyToken``;
+* ``None``/``null``/``true``/... and other flag words, paths, colours, prose (``# the token: is
+  refreshed``, quoted text of three or more words), values shorter than 4 characters, numbers shorter
+  than 6 digits; for keys that also name a mode (``auth``, ``credentials``) any value that does not
+  look random (``auth: basic``).
 
 Dictionary words such as ``changeme`` or ``password`` *are* redacted where they are literals (quoted,
 in ``.env``/shell lines, a lone lower-case word ending a YAML line): they are often live default
@@ -89,17 +91,18 @@ _NON_SECRET_WORDS = frozenset(
         "hidden", "bearer", "basic",
     }
 )  # fmt: skip
-_MASK = re.compile(r"[xX*.•#_\-]+|\*{3,}.*")
+_MASK = re.compile(r"[xX*.•#_:\-]+|\*{3,}.*|#[0-9A-Fa-f]{3,8}")  # masks; `#d8dee9` is a colour
 _PLACEHOLDER_SHAPE = re.compile(
     r"""
       [$][{(A-Za-z_]       # ${VAR}  $(cmd)  $VAR
-    | [{\[<]               # {{ template }}  {name}  [list]  <your-token>
+    | [{\[<(]              # {{ template }}  {name}  [list]  <your-token>  (tuple, of, names)
     | %[(sdv]              # %(name)s  %s
     | [#@][{]              # #{ruby}  @{x}
     | [!][A-Za-z]+$        # YAML tags: !Ref, !Sub
     | (?i:your|insert|enter|replace)[-_ ]
     | (?i:arn:|vault:|secretsmanager:|ref\+|op://)
     | .*(?i:[-_ ]here)$
+    | .*(?:\.\.\.|…)$          # elided: sk-...  eyJhbGciOi...
     | .*(?i:redacted)
     """,
     re.VERBOSE,
@@ -109,9 +112,13 @@ _DIGITS = re.compile(r"[0-9]{1,5}")
 # Code on the right-hand side: calls, subscripts, generics, attribute/path access, pointer types.
 _CODE_EXPR = re.compile(r"[*&]?[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*(?:[(\[<].*)?[!?]?")
 _WORD = re.compile(r"[A-Za-z_]+")
-_LOWER_WORD = re.compile(r"[a-z0-9_.-]+")
 _LOWER_LETTERS = re.compile(r"[a-z]+")
 _OPTION_LIST = re.compile(r"[a-z]+=")
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+_SNAKE_CASE = re.compile(r"[a-z]+(?:_+[a-z]+)+")
+_SNAKE_CASE_NAME = re.compile(r"[a-z][a-z0-9]*(?:_+[a-z0-9]+)+")  # unquoted: `s3_example_simple`
+_PROSE_WORD = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*[.,;!?]?")
+_PROSE_TAIL = re.compile(r"[ \t]+[A-Za-z]{2,}(?![\w:=])")
 
 
 def is_placeholder(value: str) -> bool:
@@ -136,15 +143,19 @@ def _is_literal_secret(value: str, *, code: bool, env: bool = False) -> bool:
         return False
     if len(v.split(maxsplit=2)) > 2:  # prose: "Password must be at least 8 characters"
         return False
+    if _ENV_NAME.fullmatch(v) or _SNAKE_CASE.fullmatch(v):  # `INVALID_TOKEN = "invalid_token"`
+        return False
     if env:
         # A line-start `key=value` may still be a keyword argument on its own line.
-        return not (v.endswith(",") or (_CODE_EXPR.fullmatch(v) is not None and "(" in v))
+        return not (v.endswith(",") or _is_expression(v))
     if not code:
         return True
-    if _WORD.fullmatch(v):
-        return False
-    is_expression = _CODE_EXPR.fullmatch(v) is not None and (any(c in v for c in ".:([<") or v[0] in "*&")
-    return not is_expression
+    return not (_WORD.fullmatch(v) or _SNAKE_CASE_NAME.fullmatch(v) or _is_expression(v))
+
+
+def _is_expression(value: str) -> bool:
+    """``self.token``, ``os.environ[``, ``get_token(``, ``Option<String>``, ``*string``."""
+    return _CODE_EXPR.fullmatch(value) is not None and (any(c in value for c in ".:([<") or value[0] in "*&")
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -171,7 +182,7 @@ _WEAK_PARTS = frozenset({"auth", "credential", "credentials", "creds"})
 def key_kind(key: str) -> str | None:
     """The kind of secret a key name announces (``DB_PASSWORD``, ``apiKey``), or None."""
     parts = _KEY_PARTS.findall(_CAMEL.sub("_", key).lower())
-    if not parts or "".join(parts) in _NOT_SECRET_KEYS:
+    if not parts or "".join(parts) in _NOT_SECRET_KEYS or "public" in parts:
         return None
     last = parts[-1]
     if last in ("confirmation", "confirm") and len(parts) > 1:
@@ -204,12 +215,27 @@ def _classify_assignment(match: re.Match[str], value: str) -> str | None:
     bare = match.group("bare") is not None
     sep = match.group("sep")
     env = bare and sep == "=" and _is_env_line(match) and _ends_token(match)
+    if match.re is _ENV_LINE and bare and not env:
+        return None  # its value runs to the next blank; `_ASSIGNMENT` delimits code values better
     # `password: changeme` ending a line is YAML; `password: userPassword` or `: new_pw` is code.
     yaml_word = (
         bare and sep.strip() == ":" and _LOWER_LETTERS.fullmatch(value) is not None and _ends_line(match)
     )
+    if bare and not env and (_prose_follows(match, value) or _is_bare_pass(key)):
+        return None
     code = bare and not env and not yaml_word
     return kind if _is_literal_secret(value, code=code, env=env) else None
+
+
+def _prose_follows(match: re.Match[str], value: str) -> bool:
+    """``# the token: re-exchanging on every call``: a word, then more words (not ``user=bob``)."""
+    tail = match.string[match.end() : match.end() + 64]
+    return _PROSE_WORD.fullmatch(value) is not None and _PROSE_TAIL.match(tail) is not None
+
+
+def _is_bare_pass(key: str) -> bool:
+    """A lone unquoted ``pass`` key is the English word or the Python statement (``pass :data:``)."""
+    return key.strip("_-$").lower() == "pass"
 
 
 def _ends_line(match: re.Match[str]) -> bool:
@@ -233,20 +259,30 @@ def _is_weak_key(key: str) -> bool:
 
 
 def _looks_random(value: str) -> bool:
-    return len(value) >= 8 and _LOWER_WORD.fullmatch(value) is None
+    """Mixed case or several digits: `dXNlcjpwYXNz`, not `basic`, `aws-profile-1` or `JSESSIONID`."""
+    digits = sum(c.isdigit() for c in value)
+    mixed_case = any(c.isupper() for c in value) and any(c.islower() for c in value)
+    return len(value) >= 8 and (digits >= 2 or mixed_case)
 
 
 def _is_env_line(match: re.Match[str]) -> bool:
-    """The assignment starts its line (``KEY=v``, ``export KEY=v``, ``- KEY=v``) or follows ``-e``."""
-    text, start = match.string, match.start()
+    """The assignment is a shell/.env line: ``KEY=v``, ``export key=v``, ``- KEY=v``, ``-e KEY=v``.
+
+    An indented lower-case ``key=value`` without ``export`` is more likely a keyword argument.
+    """
+    text, start, key = match.string, match.start("key"), match.group("key")
     # Look back a bounded distance: a line holding thousands of assignments must stay linear.
     begin = max(0, start - 64)
     newline = text.rfind("\n", begin, start)
-    prefix = text[newline + 1 if newline != -1 else begin : start].strip().rstrip("\"'")
+    raw = text[newline + 1 if newline != -1 else begin : start]
+    prefix = raw.strip().rstrip("\"'").rstrip()
     if prefix in ("-e", "--env") or prefix.endswith((" -e", " --env")):
         return True
-    at_line_start = newline != -1 or begin == 0
-    return at_line_start and prefix in ("", "export", "set", "ENV", "-")
+    if newline == -1 and begin > 0:
+        return False
+    if prefix == "":
+        return not raw or key.isupper()
+    return prefix in ("export", "set", "ENV", "-")
 
 
 def _classify_literal(match: re.Match[str], value: str) -> str | None:
@@ -257,7 +293,9 @@ def _classify_literal(match: re.Match[str], value: str) -> str | None:
         return None
     if _OPTION_LIST.match(value):  # `docker build --secret id=npmrc,src=~/.npmrc`
         return None
-    return kind if _is_literal_secret(value, code=False) else None
+    # An unquoted flag value may be a word from a usage message: `--password requires --user`.
+    bare = "bare" in match.groupdict() and match.group("bare") is not None
+    return kind if _is_literal_secret(value, code=bare) else None
 
 
 def _classify_bare_word(match: re.Match[str], value: str) -> str | None:
@@ -450,7 +488,7 @@ _RULES: tuple[_Rule, ...] = (
     _token(
         "url-password",
         # scheme://user:PASSWORD@host; the password may hold ':' and '@' but not '/' or '?' (path, query).
-        r"""://[^\s:/@'"<>]{0,256}:(?P<secret>[^\s/?'"<>]{1,256})@""",
+        r"""://[^\s:/@'"<>\[\]]{0,256}:(?P<secret>[^\s/?'"<>\[\]]{1,256})@""",
         "://",
     ),
     # Context rules: case-insensitive or keyed patterns, run only on lines holding one of the hints.
@@ -491,8 +529,9 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _context(
         "generic-password",
-        # .netrc: `machine h login u password p`, one entry per line or one token per line.
-        r"(?m:(?:^|[ \t])password[ \t]+(?P<secret>\S{1,1024})[ \t]*$)",
+        # .netrc: `machine h login u password p` on one line, or `password p` on a line of its own.
+        r"""(?m:(?:^[ \t]*|\b(?:machine|login|default)\b[^\n]{0,200}?[ \t])"""
+        r"""password[ \t]+(?P<secret>[^\s"'`]{1,1024})[ \t]*$)""",
         "password",
         classify=_classify_bare_word,
     ),
@@ -608,17 +647,45 @@ class _Scan:
                 yield Finding(kind, start, end)
 
 
-def _blank(match: re.Match[str]) -> str:
-    return " " * len(match.group())
+class _Visible:
+    """The text as a terminal shows it (colour and cursor codes removed), mapped back to the text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        # Parallel lists: where each kept run of characters starts in the visible and in the raw text.
+        self._visible_starts: list[int] = []
+        self._raw_starts: list[int] = []
+        pieces: list[str] = []
+        position = length = 0
+        for match in _ANSI_ESCAPE.finditer(text):
+            self._add(pieces, text[position : match.start()], length, position)
+            length += match.start() - position
+            position = match.end()
+        self._add(pieces, text[position:], length, position)
+        self.visible = "".join(pieces)
+
+    def _add(self, pieces: list[str], run: str, visible_start: int, raw_start: int) -> None:
+        if run:
+            pieces.append(run)
+            self._visible_starts.append(visible_start)
+            self._raw_starts.append(raw_start)
+
+    def _raw(self, position: int) -> int:
+        i = bisect.bisect_right(self._visible_starts, position) - 1
+        return self._raw_starts[i] + position - self._visible_starts[i]
+
+    def to_raw(self, finding: Finding) -> Finding:
+        return Finding(finding.kind, self._raw(finding.start), self._raw(finding.end - 1) + 1)
 
 
 def _find_once(text: str) -> list[Finding]:
     """One pass of every rule over ``text``; where findings overlap the earlier rule wins.
 
-    Terminal colour codes are searched as blanks of the same length (offsets stay valid), so that
-    ``\x1b[32mghp_...`` still starts a token and ``KEY\x1b[0m=value`` is still an assignment.
+    Rules see the text without terminal escape codes, so ``\x1b[32mghp_...`` still starts a token
+    and ``KEY\x1b[0m=value`` is still an assignment; offsets are mapped back to ``text``.
     """
-    view = _ANSI_ESCAPE.sub(_blank, text) if "\x1b" in text else text
+    visible = _Visible(text) if "\x1b" in text else None
+    view = visible.visible if visible else text
     scan = _Scan(view)
     taken = _Spans()
     for match in _EXISTING_PLACEHOLDER.finditer(view):
@@ -626,7 +693,7 @@ def _find_once(text: str) -> list[Finding]:
     found: list[Finding] = []
     for rule in _RULES:
         found.extend(f for f in scan.candidates(rule) if taken.add_if_free(f.start, f.end))
-    return found
+    return [visible.to_raw(f) for f in found] if visible else found
 
 
 def _apply(text: str, findings: list[Finding]) -> tuple[str, list[int]]:
