@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import numpy as np
@@ -67,6 +67,7 @@ EMBED_CHUNK = 2000
 AIM_P95_MS = 20.0
 AIM_RECALL = 0.95
 Matrix = npt.NDArray[np.float32]
+T = TypeVar("T")
 
 
 # ------------------------------------------------------------------------------------- measuring
@@ -90,9 +91,10 @@ def percentiles(samples_s: Sequence[float], points: Sequence[float] = (50, 95, 9
     return [float(v) for v in values]
 
 
-def timed(function: Callable[[], Any]) -> tuple[Any, float]:
+def timed(function: Callable[..., T], *args: Any) -> tuple[T, float]:
+    """``function(*args)`` and the seconds it took."""
     started = time.perf_counter()
-    result = function()
+    result = function(*args)
     return result, time.perf_counter() - started
 
 
@@ -214,7 +216,7 @@ def embed_with_cache(
     spent = 0.0
     for start in range(0, len(missing), EMBED_CHUNK):
         chunk = missing[start : start + EMBED_CHUNK]
-        vectors, seconds = timed(lambda chunk=chunk: embedder.embed(chunk))
+        vectors, seconds = timed(embedder.embed, chunk)
         spent += seconds
         cache.add(chunk, vectors)
         cache.save()
@@ -329,7 +331,7 @@ def build_pool(store: Any, drafts: Sequence[MemoryDraft], batch_size: int, stats
     clock.wrap(store_module, "redact_draft", "redaction (redact_draft)")
     for start in range(0, len(drafts), batch_size):
         before = clock.snapshot()
-        results, seconds = timed(lambda start=start: store.add_many(drafts[start : start + batch_size]))
+        results, seconds = timed(store.add_many, drafts[start : start + batch_size])
         stats.write_s += seconds
         stats.batches += 1
         for result in results:
@@ -361,7 +363,7 @@ def anatomy_of_dedup_read(store: Any) -> dict[str, float]:
         .limit(None)
     )
     table, out["to_arrow (id, kind, outcome, vector)"] = timed(query.to_arrow)
-    _, out["id column to_pylist"] = timed(lambda: table.column("id").to_pylist())
+    _, out["id column to_pylist"] = timed(table.column("id").to_pylist)
     dimension = store.meta.dimension
     _, out["vector column to numpy"] = timed(
         lambda: np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32).reshape(
@@ -385,9 +387,9 @@ def single_adds(store: Any, drafts: Sequence[MemoryDraft], embedder: Embedder, s
     embedding of the same keys alone."""
     from memory_store.store import embedding_key, redact_draft
 
-    add_times = [timed(lambda d=draft: store.add(d))[1] for draft in drafts]
+    add_times = [timed(store.add, draft)[1] for draft in drafts]
     keys = [embedding_key(redact_draft(d), store.config.embed_key) for d in drafts]
-    embed_times = [timed(lambda k=key: embedder.embed([k]))[1] for key in keys]
+    embed_times = [timed(embedder.embed, [key])[1] for key in keys]
     stats.add_p50_ms = percentiles(add_times, (50,))[0]
     stats.add_embed_p50_ms = percentiles(embed_times, (50,))[0]
     counts: dict[str, int] = defaultdict(int)
@@ -409,19 +411,19 @@ def measure_search(spec: dict[str, Any]) -> dict[str, Any]:
     embedder.embed(["load the kernels once"])
     out: dict[str, Any] = {"label": spec["label"], "rss_base_mb": current_rss_mb()}
     config = pure_cosine(pool_config(Path(spec["root"])))
-    store, out["open_ms"] = timed(lambda: MemoryStore(config, embedder))
+    store, out["open_ms"] = timed(MemoryStore, config, embedder)
     out["open_ms"] *= 1000
     index = store.vector_index()
     out["index"] = f"{index.index_type}" if index is not None else "none (exact)"
     out["rows"] = store.count()
-    _, first = timed(lambda: store.search(SearchQuery(text="first search after opening the pool", k=5)))
+    _, first = timed(store.search, SearchQuery(text="first search after opening the pool", k=5))
     out["first_search_ms"] = first * 1000
 
     def run_pass(target: Any) -> tuple[list[float], list[list[str]]]:
         times: list[float] = []
         ids: list[list[str]] = []
         for text in queries:
-            hits, seconds = timed(lambda text=text: target.search(SearchQuery(text=text, k=5)))
+            hits, seconds = timed(target.search, SearchQuery(text=text, k=5))
             times.append(seconds)
             ids.append([hit.memory.id for hit in hits])
         return times, ids
@@ -435,7 +437,8 @@ def measure_search(spec: dict[str, Any]) -> dict[str, Any]:
     vectors = np.empty((len(queries), embedder.dimension), dtype=np.float32)
     embed_times: list[float] = []
     for i, text in enumerate(queries):
-        vectors[i], seconds = timed(lambda text=text: embedder.embed([text])[0])
+        vector, seconds = timed(embedder.embed, [text])
+        vectors[i] = vector[0]
         embed_times.append(seconds)
     out["embed_ms"] = percentiles(embed_times)
     out.update(lance_anatomy(store, vectors, queries))
@@ -746,7 +749,7 @@ def prepare_vectors(
     known, spent = embed_with_cache(embedder, cache, keys)
     extra_keys = {embedding_key(redact_draft(draft), mode) for draft in extra}
     sample = [key for key in keys[-EMBED_SAMPLE:] if key not in extra_keys]
-    _, sample_s = timed(lambda: embedder.embed(sample))
+    _, sample_s = timed(embedder.embed, sample)
     stats = EmbedStats(
         texts=len(keys),
         mean_tokens=mean_tokens(embedder, keys),
