@@ -484,11 +484,9 @@ def lance_anatomy(store: Any, vectors: Matrix, queries: Sequence[str]) -> dict[s
         rows, seconds = timed(table.to_pylist)
         pylist_times.append(seconds)
         query = SearchQuery(text=text, k=5)
-        _, seconds = timed(
-            lambda rows=rows, query=query: rank(
-                [(row_to_memory(r), 1.0 - float(r["_distance"])) for r in rows], query, store.config.ranking
-            )
-        )
+        started = time.perf_counter()
+        rank([(row_to_memory(r), 1.0 - float(r["_distance"])) for r in rows], query, store.config.ranking)
+        seconds = time.perf_counter() - started
         convert_times.append(seconds)
     return {
         "lance_query_ms": percentiles(query_times),

@@ -34,6 +34,7 @@ class RankingConfig:
     cross_language_factor: float = 0.92
     candidates: int = 40
     transfer_guard: bool = True
+    plan_weight: float = 0.6
 
 
 @attrs.frozen

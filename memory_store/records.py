@@ -133,6 +133,8 @@ class SearchQuery:
     k: int = 3
     kinds: tuple[Kind, ...] = ()
     min_score: float | None = None
+    plan: str = ""
+    """An abstract statement of the problem (the paper's "plan"), searched beside ``text``."""
 
 
 @attrs.frozen

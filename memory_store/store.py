@@ -504,12 +504,16 @@ class MemoryStore:
         return int(self._memories.count_rows())
 
     def search(self, query: SearchQuery) -> list[SearchHit]:
-        """The memories that apply to ``query``, best first, each with the reasons for its rank."""
+        """The memories that apply to ``query``, best first, each with the reasons for its rank.
+
+        With a ``plan``, both the context text and the plan are searched; each candidate's similarity
+        is the blend ``plan_weight × cos(plan) + (1 − plan_weight) × cos(text)``."""
         from lancedb.expr import col, lit
 
         self._require_matching_embedder()
         self._refresh()
-        vector = self.embedder.embed([query.text])[0]
+        texts = [query.text, query.plan] if query.plan else [query.text]
+        vectors = self.embedder.embed(texts)
         condition = col("status") != lit(Status.REJECTED.value)
         if query.kinds:
             condition = condition & col("kind").isin([lit(kind.value) for kind in query.kinds])
@@ -518,16 +522,28 @@ class MemoryStore:
                 (col("scope") != lit(Scope.PROJECT.value)) | (col("workspace") == lit(query.workspace))
             )
         candidates = max(self.config.ranking.candidates, query.k)
-        vector_query: Any = self._memories.search(vector.tolist(), vector_column_name="vector")
-        table = (
-            vector_query.distance_type("cosine")
-            .where(condition, prefilter=True)
-            .select([*_READ_COLUMNS, "_distance"])
-            .limit(candidates)
-            .refine_factor(self.config.refine_factor)
-            .to_arrow()
-        )
-        pairs = [(row_to_memory(row), 1.0 - float(row["_distance"])) for row in table.to_pylist()]
+        rows: dict[str, dict[str, Any]] = {}
+        for vector in vectors:
+            vector_query: Any = self._memories.search(vector.tolist(), vector_column_name="vector")
+            table = (
+                vector_query.distance_type("cosine")
+                .where(condition, prefilter=True)
+                .select([*_READ_COLUMNS, "vector", "_distance"])
+                .limit(candidates)
+                .refine_factor(self.config.refine_factor)
+                .to_arrow()
+            )
+            for row in table.to_pylist():
+                rows.setdefault(row["id"], row)
+        if not rows:
+            return []
+        found = list(rows.values())
+        matrix = np.asarray([row["vector"] for row in found], dtype=np.float32)
+        similarities = matrix @ vectors[0]
+        if query.plan:
+            weight = self.config.ranking.plan_weight
+            similarities = weight * (matrix @ vectors[1]) + (1 - weight) * similarities
+        pairs = [(row_to_memory(row), float(sim)) for row, sim in zip(found, similarities, strict=True)]
         return rank(pairs, query, self.config.ranking)
 
     # ----- maintenance ---------------------------------------------------------------------------
@@ -552,7 +568,9 @@ class MemoryStore:
             index = self.vector_index()
             if index is None:
                 if rows < self.config.index_min_rows and not force:
-                    return f"no index needed ({rows} memories; exact search up to {self.config.index_min_rows})"
+                    return (
+                        f"no index needed ({rows} memories; exact search up to {self.config.index_min_rows})"
+                    )
                 partitions = max(1, rows // 4096)
                 self._memories.create_index(
                     "vector", config=HnswSq(distance_type="cosine", num_partitions=partitions)
@@ -623,6 +641,153 @@ class MemoryStore:
             vectors.append(np.asarray(row["vector"], dtype=np.float32))
             labels.append(row["languages"][0])
         return {kind: (np.vstack(vectors), labels) for kind, (vectors, labels) in grouped.items()}
+
+    # ----- events and episodes -------------------------------------------------------------------
+    # Capture appends events and segmentation groups them into episodes; distillation reads finished
+    # episodes. Rows are the schema's EventRow/EpisodeRow; payloads arrive already redacted.
+
+    def _refresh_capture_tables(self) -> None:
+        self._events.checkout_latest()
+        self._episodes.checkout_latest()
+
+    def append_events(self, rows: Sequence[EventRow]) -> int:
+        """Insert events whose id is not stored yet (re-sending a batch is harmless). Returns how
+        many were new."""
+        if not rows:
+            return 0
+        import pyarrow as pa
+
+        unique = {row.id: row for row in rows}
+        data = pa.Table.from_pylist(
+            [row.model_dump() for row in unique.values()], schema=EventRow.to_arrow_schema()
+        )
+        with self._lock.hold():
+            self._events.checkout_latest()
+            before = int(self._events.count_rows())
+            self._events.merge_insert("id").when_not_matched_insert_all().execute(data)
+            return int(self._events.count_rows()) - before
+
+    def read_events(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        episode_ids: Sequence[str] | None = None,
+        workspace: str | None = None,
+        since: datetime | None = None,
+    ) -> list[EventRow]:
+        """Events matching every given filter, oldest first (ties broken by id)."""
+        from lancedb.expr import col, lit
+
+        self._events.checkout_latest()
+        condition: Any = None
+
+        def both(first: Any, second: Any) -> Any:
+            return second if first is None else first & second
+
+        if ids is not None:
+            if not ids:
+                return []
+            condition = both(condition, col("id").isin([lit(value) for value in set(ids)]))
+        if episode_ids is not None:
+            if not episode_ids:
+                return []
+            condition = both(condition, col("episode_id").isin([lit(value) for value in set(episode_ids)]))
+        if workspace is not None:
+            condition = both(condition, col("workspace") == lit(workspace))
+        if since is not None:
+            condition = both(condition, col("time") >= lit(since))
+        query = self._events.search()
+        if condition is not None:
+            query = query.where(condition)
+        rows = [EventRow(**row) for row in query.limit(None).to_arrow().to_pylist()]
+        rows.sort(key=lambda row: (row.time, row.id))
+        return rows
+
+    def assign_events(self, assignment: dict[str, str]) -> None:
+        """Set ``episode_id`` of each event id in ``assignment`` (one update per episode id)."""
+        if not assignment:
+            return
+        from lancedb.expr import col, lit
+
+        by_episode: dict[str, list[str]] = {}
+        for event_id, episode_id in assignment.items():
+            by_episode.setdefault(episode_id, []).append(event_id)
+        with self._lock.hold():
+            self._events.checkout_latest()
+            for episode_id, event_ids in by_episode.items():
+                for start in range(0, len(event_ids), 500):
+                    chunk = event_ids[start : start + 500]
+                    self._events.update(
+                        where=col("id").isin([lit(value) for value in chunk]),
+                        values={"episode_id": episode_id},
+                    )
+
+    def upsert_episodes(self, rows: Sequence[EpisodeRow]) -> None:
+        """Insert or replace episodes by id."""
+        if not rows:
+            return
+        import pyarrow as pa
+
+        unique = {row.id: row for row in rows}
+        data = pa.Table.from_pylist(
+            [row.model_dump() for row in unique.values()], schema=EpisodeRow.to_arrow_schema()
+        )
+        with self._lock.hold():
+            self._episodes.checkout_latest()
+            self._episodes.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(
+                data
+            )
+
+    def list_episodes(
+        self,
+        status: str | Sequence[str] | None = None,
+        workspace: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[EpisodeRow]:
+        """Episodes with the given status(es), workspace and ids, oldest first."""
+        from lancedb.expr import col, lit
+
+        self._episodes.checkout_latest()
+        condition: Any = None
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            condition = col("status").isin([lit(value) for value in statuses])
+        if workspace is not None:
+            clause = col("workspace") == lit(workspace)
+            condition = clause if condition is None else condition & clause
+        if ids is not None:
+            if not ids:
+                return []
+            clause = col("id").isin([lit(value) for value in set(ids)])
+            condition = clause if condition is None else condition & clause
+        query = self._episodes.search()
+        if condition is not None:
+            query = query.where(condition)
+        rows = [EpisodeRow(**row) for row in query.limit(None).to_arrow().to_pylist()]
+        rows.sort(key=lambda row: (row.started_at, row.id))
+        return rows
+
+    def set_episode_status(
+        self, episode_ids: Sequence[str], status: str, when: datetime | None = None
+    ) -> int:
+        """Move episodes to ``status`` ("distilled" also stamps ``distilled_at``). Returns the count."""
+        if not episode_ids:
+            return 0
+        from lancedb.expr import col, lit
+
+        values: dict[str, Any] = {"status": status}
+        if status == "distilled":
+            values["distilled_at"] = when or utcnow()
+        with self._lock.hold():
+            self._episodes.checkout_latest()
+            result = self._episodes.update(
+                where=col("id").isin([lit(value) for value in set(episode_ids)]), values=values
+            )
+            return int(result.rows_updated)
+
+    def count_events(self) -> int:
+        self._events.checkout_latest()
+        return int(self._events.count_rows())
 
 
 def _id_is(memory_id: str) -> Any:

@@ -13,6 +13,7 @@ import re
 import attrs
 
 from memory_store.records import SearchQuery
+from server.problems import match_families
 
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\w.-]*/)+[\w.-]+")
 _LOCATION = re.compile(r":\d+(?::\d+)?\b|\bline \d+\b")
@@ -76,6 +77,16 @@ def query_text(context: EditorContext) -> str:
     return " \n".join(clean(part) for part in parts if part and part.strip())
 
 
+def plan_text(context: EditorContext, limit: int = 2) -> str:
+    """An abstract statement of the problem: the families recognised in the error text first, then
+    those recognised only in the code line or the command; at most ``limit`` of them."""
+    ordered = match_families([context.diagnostic, context.error_line])
+    for family in match_families([context.code_line, context.failing_command]):
+        if family not in ordered:
+            ordered.append(family)
+    return " ".join(family.statement for family in ordered[:limit])
+
+
 def build_query(context: EditorContext, k: int = 3, min_score: float | None = None) -> SearchQuery | None:
     """The search for this context, or None when there is nothing to search for."""
     text = query_text(context)
@@ -88,4 +99,5 @@ def build_query(context: EditorContext, k: int = 3, min_score: float | None = No
         workspace=context.workspace,
         k=k,
         min_score=min_score,
+        plan=plan_text(context),
     )

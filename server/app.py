@@ -1,0 +1,263 @@
+"""The Carryover language server: state shared by the features, and ``create_server``.
+
+Nothing heavy is imported here: LanceDB and the embedder load in a worker thread after
+``initialize`` (``open_pool``), so the server answers ``initialize`` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from server.capture.events import CapturedEvent, EventSink
+from server.distill import Distiller
+from server.documents import is_excluded, language_of, workspace_for
+from server.editor_state import EditorState
+from server.log_bridge import ClientLogHandler
+from server.protocol import CarryoverProtocol
+from server.retrieval import Probe, allowed_scopes
+from server.runtime import Background, StoreHandle, StoreUnavailable, Workers
+from server.settings import Settings
+from server.wire import STATUS, StatusParams
+
+if TYPE_CHECKING:
+    from memory_store.records import SearchHit
+    from memory_store.store import MemoryStore
+
+logger = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+PENDING_EVENTS = 10_000
+
+
+def default_open_store(db: Path | None, settings: Settings) -> MemoryStore:
+    """Open the pool the way ``carryover`` does (config.toml, environment, ``--db``); an endpoint in
+    the settings replaces the configured embedder with that OpenAI-compatible one."""
+    from memory_store.config import EmbedderConfig, load_config
+    from memory_store.store import open_store
+
+    config = load_config(db=db)
+    if settings.endpoint:
+        embedder = EmbedderConfig(
+            provider="openai",
+            base_url=settings.endpoint,
+            model=settings.model or config.embedder.model,
+            api_key=settings.key or config.embedder.api_key,
+            dimensions=config.embedder.dimensions,
+        )
+        config = attrs.evolve(config, embedder=embedder)
+    elif settings.model and config.embedder.provider == "openai":
+        config = attrs.evolve(config, embedder=attrs.evolve(config.embedder, model=settings.model))
+    return open_store(config)
+
+
+def default_sink(store: MemoryStore) -> EventSink:
+    from server.event_log import PoolEventLog
+
+    return PoolEventLog(store.config.pool_dir)
+
+
+@attrs.frozen
+class ServerOptions:
+    db: Path | None = None
+    """The pool directory (``--db``); None: the configured one."""
+    distiller: Distiller | None = None
+    sink_factory: Callable[[MemoryStore], EventSink] = default_sink
+    """Makes the event sink once the pool is open (events captured before wait in memory)."""
+    open_store: Callable[[Path | None, Settings], MemoryStore] = default_open_store
+    feature_wait_s: float = 2.0
+    """How long hover and friends wait for a pool that is still opening before answering nothing."""
+
+
+@attrs.frozen
+class DocumentInfo:
+    uri: str
+    path: str
+    lines: Sequence[str]
+    version: int | None
+    language: str | None
+    workspace: str
+    excluded: bool
+
+
+class CarryoverServer(LanguageServer):
+    def __init__(self, options: ServerOptions) -> None:
+        super().__init__(
+            "carryover",
+            VERSION,
+            protocol_cls=CarryoverProtocol,
+            text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+        )
+        self.options = options
+        self.settings = Settings()
+        self.store = StoreHandle()
+        self.workers = Workers()
+        self.background = Background()
+        self.editor = EditorState()
+        self.capture_paused = False
+        self.sink: EventSink | None = None
+        self.pool_dir: Path | None = None
+        self._pending_events: collections.deque[CapturedEvent] = collections.deque(maxlen=PENDING_EVENTS)
+        self.client_log = ClientLogHandler(self.window_log_message)
+        self.analyses: dict[str, Any] = {}
+        """Per document: the latest inline analysis (features/inline.py)."""
+        self.debounced: dict[str, asyncio.Task[Any]] = {}
+
+    # ----- the pool -------------------------------------------------------------------------------
+
+    def start_pool(self) -> None:
+        self.background.spawn(self.open_pool(), name="open-pool")
+
+    async def open_pool(self) -> None:
+        future = self.store.opening()
+        settings = self.settings
+        try:
+            store, count = await self.workers.run(self._open_and_warm, settings, background=True)
+        except Exception as error:  # any failure to open is reported to the user
+            message = f"Carryover could not open the memory pool: {error}"
+            logger.error("%s", message, exc_info=error)
+            self.store.error = message
+            future.set_exception(StoreUnavailable(message))
+            future.exception()  # retrieved: features see None, commands the message
+            self.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Error, message=message))
+            self.notify_status("error", message)
+            return
+        if future is not self.store._future:  # reopened meanwhile: this one is stale
+            return
+        future.set_result(store)
+        if self.sink is None:
+            self._start_sink(store)
+        logger.info("memory pool ready: %s (%d memories)", store.config.pool_dir, count)
+        self.notify_status("ready", f"memory pool ready ({count} memories)", memories=count)
+        from server.features import inline
+
+        inline.reanalyze_all(self)
+
+    def _open_and_warm(self, settings: Settings) -> tuple[MemoryStore, int]:
+        from memory_store.records import SearchQuery
+
+        store = self.options.open_store(self.options.db, settings)
+        store.search(SearchQuery(text="warm up the embedder", k=1))  # loads the model now, not on a hover
+        return store, store.count()
+
+    def _start_sink(self, store: MemoryStore) -> None:
+        """The sink lives as long as the server (a reopened pool is the same directory)."""
+        self.pool_dir = store.config.pool_dir
+        self.sink = self.options.sink_factory(store)
+        while self._pending_events:
+            self.sink.record(self._pending_events.popleft())
+
+    async def search(
+        self, store: MemoryStore, probes: Sequence[Probe], background: bool = False
+    ) -> list[tuple[Probe, list[SearchHit]]]:
+        """Run each probe's search in a worker thread (concurrently); hits outside the allowed scopes
+        are dropped."""
+        scopes = self.settings.scopes
+
+        def one(probe: Probe) -> list[SearchHit]:
+            query = probe.query
+            if len(scopes) < 3:
+                query = attrs.evolve(query, k=query.k * 3)
+            return allowed_scopes(store.search(query), scopes)[: probe.query.k]
+
+        runs = (self.workers.run(one, probe, background=background) for probe in probes)
+        results = await asyncio.gather(*runs)
+        return list(zip(probes, results, strict=True))
+
+    # ----- capture --------------------------------------------------------------------------------
+
+    @property
+    def capturing(self) -> bool:
+        return self.settings.capture and not self.capture_paused
+
+    def capture(self, event: CapturedEvent) -> None:
+        """Hand an event to the sink (or hold it until the pool is open); nothing while capture is off."""
+        if not self.capturing:
+            return
+        if self.sink is None:
+            self._pending_events.append(event)
+            return
+        self.sink.record(event)
+
+    # ----- documents and workspaces ---------------------------------------------------------------
+
+    def folders(self) -> list[str]:
+        try:
+            workspace = self.workspace
+        except RuntimeError:
+            return []
+        paths = [to_fs_path(folder.uri) or "" for folder in workspace.folders.values()]
+        if workspace.root_path:
+            paths.append(workspace.root_path)
+        return [path for path in paths if path]
+
+    def workspace_of(self, path: str) -> str:
+        folders = self.folders()
+        found = workspace_for(path, folders)
+        if found:
+            return found
+        return folders[0] if folders else ""
+
+    def excluded(self, path: str) -> bool:
+        return is_excluded(path, self.settings.exclude, self.folders())
+
+    def document(self, uri: str) -> DocumentInfo:
+        doc = self.workspace.get_text_document(uri)
+        path = to_fs_path(uri) or uri
+        return DocumentInfo(
+            uri=uri,
+            path=path,
+            lines=doc.lines,
+            version=doc.version,
+            language=language_of(doc.language_id, path),
+            workspace=self.workspace_of(path),
+            excluded=self.excluded(path),
+        )
+
+    # ----- talking to the client ------------------------------------------------------------------
+
+    def notify_status(self, state: str, message: str = "", memories: int | None = None) -> None:
+        self.protocol.notify(STATUS, StatusParams(state=state, message=message, memories=memories))
+
+    def show(self, message: str, kind: lsp.MessageType = lsp.MessageType.Info) -> None:
+        self.window_show_message(lsp.ShowMessageParams(type=kind, message=message))
+
+    def client_supports(self, *path: str) -> bool:
+        """Whether the client capability at ``path`` (snake_case attribute names) is truthy."""
+        try:
+            node: Any = self.client_capabilities
+        except RuntimeError:
+            return False
+        for name in path:
+            node = getattr(node, name, None)
+            if node is None:
+                return False
+        return bool(node)
+
+    async def close(self) -> None:
+        for task in self.debounced.values():
+            task.cancel()
+        await self.background.cancel_all()
+        if self.sink is not None:
+            await self.workers.run(self.sink.flush, 5.0)
+        self.client_log.detach()
+        self.workers.shutdown()
+
+
+def create_server(options: ServerOptions | None = None) -> CarryoverServer:
+    """A new server with every feature registered (no module-global server)."""
+    from server.features import activity, code_actions, commands, hover, inline, lifecycle, sync
+
+    server = CarryoverServer(options or ServerOptions())
+    for feature in (lifecycle, sync, activity, hover, code_actions, inline, commands):
+        feature.register(server)
+    return server

@@ -1,0 +1,156 @@
+"""Everything Carryover adds to LSP on the wire: custom notifications and command arguments.
+
+All are attrs classes; pygls' converter maps their snake_case fields to camelCase JSON
+(``memory_id`` <-> ``memoryId``). A missing required field or a value of the wrong type is answered
+with InvalidParams (-32602).
+"""
+
+from __future__ import annotations
+
+import attrs
+from lsprotocol import types as lsp
+
+TERMINAL_STARTED = "carryover/terminalStarted"
+TERMINAL_ENDED = "carryover/terminalEnded"
+DIAGNOSTICS = "carryover/diagnostics"
+STATUS = "carryover/status"  # server -> client
+
+CMD_PIN = "carryover.pin"
+CMD_REJECT = "carryover.reject"
+CMD_RESTORE = "carryover.restore"
+CMD_FORGET = "carryover.forget"
+CMD_SEARCH = "carryover.search"
+CMD_SHOW = "carryover.show"
+CMD_WHY = "carryover.why"
+CMD_DISTILL = "carryover.distill"
+CMD_PAUSE = "carryover.pauseCapture"
+CMD_RESUME = "carryover.resumeCapture"
+CMD_EXPORT = "carryover.export"
+CLIENT_RUN_VALIDATION = "carryover.runValidation"
+"""Implemented by the client (never by the server): run a check command after the user confirms."""
+
+
+# ----- notifications from the client ---------------------------------------------------------------
+
+
+@attrs.define
+class TerminalStartedParams:
+    command: str
+    cwd: str = ""
+    terminal_id: str = ""
+    execution_id: str = ""
+
+
+@attrs.define
+class TerminalEndedParams:
+    command: str
+    cwd: str = ""
+    terminal_id: str = ""
+    execution_id: str = ""
+    exit_code: int | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    output_head: str = ""
+    output_tail: str = ""
+    output_truncated: bool = False
+
+
+@attrs.define
+class ToolDiagnosticsParams:
+    uri: str
+    diagnostics: list[lsp.Diagnostic]
+    source: str = "editor"
+    """Who forwards them: "editor" (all diagnostics the editor shows) or a tool's name."""
+
+
+@attrs.define
+class TerminalStartedNotification:
+    params: TerminalStartedParams
+    method: str = TERMINAL_STARTED
+    jsonrpc: str = "2.0"
+
+
+@attrs.define
+class TerminalEndedNotification:
+    params: TerminalEndedParams
+    method: str = TERMINAL_ENDED
+    jsonrpc: str = "2.0"
+
+
+@attrs.define
+class ToolDiagnosticsNotification:
+    params: ToolDiagnosticsParams
+    method: str = DIAGNOSTICS
+    jsonrpc: str = "2.0"
+
+
+CUSTOM_NOTIFICATIONS: dict[str, type] = {
+    TERMINAL_STARTED: TerminalStartedNotification,
+    TERMINAL_ENDED: TerminalEndedNotification,
+    DIAGNOSTICS: ToolDiagnosticsNotification,
+}
+
+
+@attrs.define
+class StatusParams:
+    state: str  # "ready" | "error" | "capture-paused" | "capture-resumed"
+    message: str = ""
+    memories: int | None = None
+
+
+# ----- command arguments (each command takes one object) --------------------------------------------
+
+
+@attrs.define
+class MemoryRef:
+    memory_id: str
+
+
+@attrs.define
+class RejectArgs:
+    memory_id: str
+    reason: str | None = None
+    """None: ask the user for a reason (window/showMessageRequest)."""
+
+
+@attrs.define
+class SearchArgs:
+    query: str
+    language: str | None = None
+    k: int = 5
+    kinds: list[str] = attrs.field(factory=list)
+
+
+@attrs.define
+class ShowArgs:
+    memory_id: str
+    reveal: bool = False
+    """Also show it to the user (window/showMessage)."""
+
+
+@attrs.define
+class WhyArgs:
+    memory_id: str
+    query: str = ""
+    language: str | None = None
+    workspace: str | None = None
+
+
+@attrs.define
+class DistillArgs:
+    workspace: str | None = None
+
+
+@attrs.define
+class ExportArgs:
+    path: str
+    kind: str | None = None
+
+
+@attrs.define
+class RunValidationArgs:
+    """The argument of the client-side ``carryover.runValidation`` command."""
+
+    command: str
+    cwd: str
+    memory_id: str

@@ -1,0 +1,162 @@
+"""Shared by the language-server tests: a seeded pool (built once per test session, copied per
+module), the server command, a pytest-lsp client factory, and fakes the server can load.
+
+Pools are seeded from examples/memories.jsonl with ``memory_store.importer.import_file`` (what
+``carryover import`` does), in a directory of their own with CARRYOVER_HOME pointing next to it, so
+the user's own pool and config are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from server.distill import DistillReport, ProgressCallback
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "memories.jsonl"
+STARTUP_S = 120.0
+
+
+@functools.cache
+def _template_pool() -> Path:
+    """One seeded pool per test session; modules get copies of it."""
+    from memory_store.config import load_config
+    from memory_store.embedding.minilm import MiniLMEmbedder
+    from memory_store.importer import import_file
+    from memory_store.store import MemoryStore
+
+    root = Path(tempfile.mkdtemp(prefix="carryover-lsp-template-"))
+    config = load_config(db=root / "pool", environ={"CARRYOVER_HOME": str(root / "home")})
+    store = MemoryStore(config, MiniLMEmbedder())
+    report = import_file(store, EXAMPLES)
+    assert report.added == 8 and not report.errors, report
+    return root
+
+
+def seeded_pool(directory: Path) -> Path:
+    """A copy of the seeded pool in ``directory``; returns the pool path (``--db``)."""
+    shutil.copytree(_template_pool() / "pool", directory / "pool")
+    (directory / "home").mkdir(exist_ok=True)
+    return directory / "pool"
+
+
+def server_env(home: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(CARRYOVER_HOME=str(home), PYTHONPATH=str(ROOT), **extra)
+    env.pop("CARRYOVER_EMBEDDER", None)
+    return env
+
+
+def client_config(pool: Path, *args: str) -> ClientServerConfig:
+    return ClientServerConfig(
+        server_command=[sys.executable, "-m", "server", "--db", str(pool), "--log-level", "info", *args],
+        server_env=server_env(pool.parent / "home"),
+    )
+
+
+def initialize_params(root: Path, options: dict[str, Any] | None = None) -> lsp.InitializeParams:
+    return lsp.InitializeParams(
+        capabilities=pytest_lsp.client_capabilities("visual-studio-code"),
+        root_uri=root.as_uri(),
+        workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+        initialization_options=options,
+    )
+
+
+async def wait_ready(client: LanguageClient) -> None:
+    """Until the pool is open (a command waits for it)."""
+    await asyncio.wait_for(
+        client.workspace_execute_command_async(
+            lsp.ExecuteCommandParams(command="carryover.search", arguments=[{"query": "ready?", "k": 1}])
+        ),
+        STARTUP_S,
+    )
+
+
+def open_document(client: LanguageClient, path: Path, text: str, language: str) -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(
+            text_document=lsp.TextDocumentItem(uri=uri, language_id=language, version=1, text=text)
+        )
+    )
+    return uri
+
+
+async def hover(client: LanguageClient, uri: str, line: int, character: int = 4) -> lsp.Hover | None:
+    return await client.text_document_hover_async(
+        lsp.HoverParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri),
+            position=lsp.Position(line=line, character=character),
+        )
+    )
+
+
+async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
+    return await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command=name, arguments=list(arguments) if arguments else None)
+    )
+
+
+def hover_text(result: lsp.Hover | None) -> str:
+    if result is None:
+        return ""
+    contents = result.contents
+    assert isinstance(contents, lsp.MarkupContent)
+    return contents.value
+
+
+async def eventually(check: Callable[[], Any], timeout_s: float = 20.0, interval_s: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval_s)
+
+
+def read_events(pool: Path) -> list[dict[str, Any]]:
+    """The rows of the pool's events table, payload decoded."""
+    import lancedb
+
+    table = lancedb.connect(str(pool)).open_table("events")
+    rows = table.search().limit(None).to_arrow().to_pylist()
+    for row in rows:
+        row["payload"] = json.loads(row["payload"])
+    return sorted(rows, key=lambda row: row["time"])
+
+
+# ----- fakes the server loads with --distiller tests.test_server_support:NAME -------------------------
+
+
+class RecordingDistiller:
+    """Reports progress twice and says what it did."""
+
+    def distill(self, workspace: str | None, progress: ProgressCallback) -> DistillReport:
+        progress("reading episodes", 10)
+        time.sleep(0.05)
+        progress("writing memories", 90)
+        return DistillReport(episodes=2, added=1, merged=0, message=f"distilled {workspace or 'all'}")
+
+
+def test_recording_distiller_reports_progress() -> None:
+    seen: list[tuple[str, int | None]] = []
+    report = RecordingDistiller().distill("/ws", lambda message, percent: seen.append((message, percent)))
+    assert seen == [("reading episodes", 10), ("writing memories", 90)]
+    assert report.message == "distilled /ws"
