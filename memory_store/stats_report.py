@@ -39,6 +39,7 @@ def pool_report(store: MemoryStore, perplexity: float = 30.0, plot: Path | None 
         "counts": attrs.asdict(counts),
         "mixing": mixing,
         "mixing_label": "first language of each memory (memories with none are left out)",
+        "perplexity": perplexity,
     }
     if plot is not None:
         panels = {kind.value: grouped[kind] for kind in Kind if kind in grouped}
@@ -75,7 +76,10 @@ def render_report(report: dict[str, Any]) -> str:
                 f"{_fmt(scores['lisi']):>8}{scores['neighbours']:>5}   "
                 f"{scores['paper_dbi']:.2f} / {scores['paper_lisi']:.2f}"
             )
-        lines.append("LISI: Gaussian kernel at the stated perplexity over k = 3 × perplexity neighbours")
+        lines.append(
+            f"LISI: Gaussian kernel at perplexity {report['perplexity']:g} (clamped to k/3 in small pools) "
+            "over k = min(3 × perplexity, n − 1) nearest neighbours"
+        )
     if "plot" in report:
         lines.append(f"plot written to {report['plot']}")
     return "\n".join(lines)

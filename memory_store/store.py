@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import attrs
 import numpy as np
@@ -62,6 +63,31 @@ class PoolCorrupt(PoolError):
 
 class EmbedderMismatch(PoolError):
     """The pool's vectors came from another embedder than the one configured now."""
+
+
+class PoolReadError(PoolError):
+    """LanceDB failed while reading or writing the pool's files (damaged or missing data files)."""
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def storage_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn LanceDB's I/O failures into a PoolReadError naming the pool, so callers get one clear error."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (OSError, RuntimeError) as error:
+            if isinstance(error, PoolError) or "lance" not in str(error).lower():
+                raise
+            store = args[0]
+            where = getattr(store, "_dir", "?")
+            raise PoolReadError(f"the pool at {where} could not be read or written: {error}") from error
+
+    return wrapper
 
 
 class MemoryNotFound(KeyError):
@@ -246,6 +272,7 @@ class MemoryStore:
     def add(self, draft: MemoryDraft) -> WriteResult:
         return self.add_many([draft])[0]
 
+    @storage_errors
     def add_many(self, drafts: Sequence[MemoryDraft]) -> list[WriteResult]:
         """Write memories, merging each into an existing one of the same kind and outcome when they
         are near-identical (cosine ≥ ``dedup_threshold``) or have the same id."""
@@ -405,16 +432,20 @@ class MemoryStore:
 
     # ----- feedback ------------------------------------------------------------------------------
 
+    @storage_errors
     def pin(self, memory_id: str) -> Memory:
         return self._set(memory_id, {"status": Status.PINNED.value, "reject_reason": ""})
 
+    @storage_errors
     def reject(self, memory_id: str, reason: str = "") -> Memory:
         return self._set(memory_id, {"status": Status.REJECTED.value, "reject_reason": redact_text(reason)})
 
+    @storage_errors
     def restore(self, memory_id: str) -> Memory:
         """Back to active: undoes a pin or a rejection."""
         return self._set(memory_id, {"status": Status.ACTIVE.value, "reject_reason": ""})
 
+    @storage_errors
     def record_feedback(self, memory_id: str, helpful: bool) -> Memory:
         column = "helpful" if helpful else "unhelpful"
         with self._lock.hold():
@@ -432,6 +463,7 @@ class MemoryStore:
                 raise MemoryNotFound(memory_id)
         return self.get_required(memory_id)
 
+    @storage_errors
     def forget(self, memory_id: str) -> bool:
         """Delete a memory for good. Returns False when there was none with that id."""
         with self._lock.hold():
@@ -453,6 +485,7 @@ class MemoryStore:
             raise MemoryNotFound(memory_id)
         return memory
 
+    @storage_errors
     def _get_many(self, ids: Sequence[str]) -> list[Memory]:
         if not ids:
             return []
@@ -468,6 +501,7 @@ class MemoryStore:
         )
         return [row_to_memory(row) for row in table.to_pylist()]
 
+    @storage_errors
     def resolve_id(self, prefix: str) -> str:
         """The full id of the one memory whose id starts with ``prefix`` (ids are long to type)."""
         if self.get(prefix) is not None:
@@ -480,6 +514,7 @@ class MemoryStore:
             raise MemoryNotFound(prefix)
         raise MemoryNotFound(f"{prefix} is ambiguous: {len(matches)} memories start with it")
 
+    @storage_errors
     def list_memories(
         self, kind: Kind | None = None, status: Status | None = None, limit: int | None = None
     ) -> list[Memory]:
@@ -499,10 +534,12 @@ class MemoryStore:
         memories.sort(key=lambda memory: (memory.updated_at, memory.id), reverse=True)
         return memories[:limit] if limit is not None else memories
 
+    @storage_errors
     def count(self) -> int:
         self._refresh()
         return int(self._memories.count_rows())
 
+    @storage_errors
     def search(self, query: SearchQuery) -> list[SearchHit]:
         """The memories that apply to ``query``, best first, each with the reasons for its rank.
 
@@ -555,6 +592,7 @@ class MemoryStore:
                 return index
         return None
 
+    @storage_errors
     def maintain(self, force: bool = False) -> str:
         """Keep search fast as the pool grows: build an ANN index once the pool is large enough
         (``index_min_rows``), and fold new rows into it (with compaction) when many are unindexed.
@@ -583,6 +621,7 @@ class MemoryStore:
             self._memories.optimize(cleanup_older_than=timedelta(hours=1))
             return f"compacted and indexed {unindexed} new memories"
 
+    @storage_errors
     def reembed(self, embedder: Embedder, batch_size: int = 256) -> int:
         """Re-embed every memory with ``embedder`` and make it the pool's embedder. Returns the count."""
         import pyarrow as pa
@@ -628,6 +667,7 @@ class MemoryStore:
             merged=sum(memory.merged_count for memory in memories),
         )
 
+    @storage_errors
     def vectors_by_kind(self) -> dict[Kind, tuple[np.ndarray, list[str]]]:
         """Each kind's vectors with one language label per vector (its first language), for the pool
         statistics. Memories with no language are left out."""

@@ -19,7 +19,6 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from server.capture.events import CapturedEvent, EventSink
-from server.distill import Distiller
 from server.documents import is_excluded, language_of, workspace_for
 from server.editor_state import EditorState
 from server.log_bridge import ClientLogHandler
@@ -32,6 +31,7 @@ from server.wire import STATUS, StatusParams
 if TYPE_CHECKING:
     from memory_store.records import SearchHit
     from memory_store.store import MemoryStore
+    from server.distill.base import Distiller
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,11 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from server.distill import Distiller
+if TYPE_CHECKING:
+    from server.distill.base import Distiller
+
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -38,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--distiller",
         metavar="MODULE:NAME",
-        help="a Distiller to use for 'distill now' (NAME is an object with .distill, or a factory of one)",
+        help="the Distiller for 'distill now': an object with distill_pending, or a factory of one "
+        "(e.g. server.distill.offline:OfflineDistiller)",
     )
     return parser
 
@@ -48,9 +52,9 @@ def load_distiller(spec: str) -> Distiller:
     if not module_name or not name:
         raise ValueError(f"--distiller expects MODULE:NAME, got {spec!r}")
     target = getattr(importlib.import_module(module_name), name)
-    distiller = target if hasattr(target, "distill") and not isinstance(target, type) else target()
-    if not callable(getattr(distiller, "distill", None)):
-        raise ValueError(f"{spec} is not a Distiller (it has no distill method)")
+    distiller = target if hasattr(target, "distill_pending") and not isinstance(target, type) else target()
+    if not callable(getattr(distiller, "distill_pending", None)):
+        raise ValueError(f"{spec} is not a Distiller (it has no distill_pending method)")
     return distiller  # type: ignore[no-any-return]
 
 

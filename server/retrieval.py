@@ -71,7 +71,7 @@ def line_probes(
     for situation in dict.fromkeys(site.situation for site in sites):
         add(
             EditorContext(language=language, code_line=situation.phrase, workspace=workspace),
-            situation.phrase,
+            f"this line ({situation.label})",
         )
     if failing is not None:
         add(

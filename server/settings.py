@@ -84,12 +84,6 @@ def _camel(name: str) -> str:
 
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=False)
-    for cls in (Surfaces, Settings):
-        renames: dict[str, Any] = {
-            field.name: override(rename=_camel(field.name)) for field in attrs.fields(cls)
-        }
-        converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
-        converter.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, converter, **renames))
 
     def strict_bool(value: Any, _type: type) -> bool:
         if not isinstance(value, bool):
@@ -112,6 +106,12 @@ def _make_converter() -> cattrs.Converter:
     converter.register_structure_hook(str, strict_str)
     converter.register_structure_hook(int, number)
     converter.register_structure_hook(float, number)
+    for cls in (Surfaces, Settings):
+        renames: dict[str, Any] = {
+            field.name: override(rename=_camel(field.name)) for field in attrs.fields(cls)
+        }
+        converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
+        converter.register_unstructure_hook(cls, make_dict_unstructure_fn(cls, converter, **renames))
     return converter
 
 

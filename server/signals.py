@@ -37,16 +37,25 @@ _OPTIONAL_INDEX = re.compile(
 class Situation:
     name: str
     phrase: str
+    """What is searched: the situation as a memory would state it."""
+    label: str
+    """What the user reads in "why this"."""
 
 
 SHELL_FROM_STRING = Situation(
-    "shell-from-string", "a shell command is built by string concatenation from a variable"
+    "shell-from-string",
+    "a shell command is built by string concatenation from a variable",
+    "a shell command built from a string",
 )
 SQL_FROM_STRING = Situation(
-    "sql-from-string", "an SQL query is built by string concatenation from a variable"
+    "sql-from-string",
+    "an SQL query is built by string concatenation from a variable",
+    "an SQL query built from a string",
 )
 OPTIONAL_INDEX = Situation(
-    "optional-index", "a value that may be absent (None, null, undefined) is indexed without a check"
+    "optional-index",
+    "a value that may be absent (None, null, undefined) is indexed without a check",
+    "a value that may be absent, indexed without a check",
 )
 
 

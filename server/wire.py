@@ -137,11 +137,6 @@ class WhyArgs:
 
 
 @attrs.define
-class DistillArgs:
-    workspace: str | None = None
-
-
-@attrs.define
 class ExportArgs:
     path: str
     kind: str | None = None

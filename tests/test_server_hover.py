@@ -21,7 +21,9 @@ from tests.test_server_support import (
     hover_text,
     initialize_params,
     open_document,
+    raw_request,
     seeded_pool,
+    start_client,
     wait_ready,
 )
 
@@ -46,7 +48,7 @@ async def session(
     pool = seeded_pool(root)
     workspace = root / "ws"
     workspace.mkdir()
-    client = await client_config(pool).start()
+    client, _ = await start_client(client_config(pool))
     started = time.perf_counter()
     result = await client.initialize_session(initialize_params(workspace))
     initialize_s = time.perf_counter() - started
@@ -162,7 +164,9 @@ async def test_turning_hover_off_and_raising_the_threshold(client: LanguageClien
     assert GUARD in hover_text(await hover(client, uri, 3))
 
     def configure(settings: dict[str, object]) -> None:
-        client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings={"carryover": settings}))
+        client.workspace_did_change_configuration(
+            lsp.DidChangeConfigurationParams(settings={"carryover": settings})
+        )
 
     configure({"surfaces": {"hover": False}})
     await asyncio.sleep(0.2)
@@ -186,7 +190,7 @@ async def test_malformed_params_get_invalid_params_and_the_server_keeps_serving(
 ) -> None:
     uri = open_document(client, workspace / "load.py", SAMPLE, "python")
     with pytest.raises(JsonRpcException) as bad_hover:
-        await client.protocol.send_request_async("textDocument/hover", {"textDocument": {"uri": uri}})
+        await raw_request(client, "textDocument/hover", {"textDocument": {"uri": uri}})
     assert bad_hover.value.code == -32602
     with pytest.raises(JsonRpcException) as bad_args:
         await command(client, "carryover.pin", {"id": "mem_x"})  # memoryId missing

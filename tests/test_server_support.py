@@ -18,13 +18,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
-
-from server.distill import DistillReport, ProgressCallback
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "memories.jsonl"
@@ -66,6 +64,53 @@ def client_config(pool: Path, *args: str) -> ClientServerConfig:
         server_command=[sys.executable, "-m", "server", "--db", str(pool), "--log-level", "info", *args],
         server_env=server_env(pool.parent / "home"),
     )
+
+
+class ClientRecorder:
+    """What a VS Code-like client answers for the server requests pytest-lsp has no default for."""
+
+    def __init__(self) -> None:
+        self.refreshes: list[str] = []
+        self.message_requests: list[lsp.ShowMessageRequestParams] = []
+        self.answer: int | None = 0  # index of the action chosen in showMessageRequest, None: dismiss
+
+
+async def start_client(config: ClientServerConfig) -> tuple[LanguageClient, ClientRecorder]:
+    client = await config.start()
+    assert isinstance(client, LanguageClient)
+    recorder = ClientRecorder()
+    converter = client.protocol._converter
+
+    # lsprotocol 2025.0.0 structures every code action that has a ``command`` as a Command (it
+    # checks for the key, not for a string value), losing its title, kind and arguments; VS Code
+    # tells them apart by whether ``command`` is a string. Do as VS Code does.
+    def command_or_action(value: Any, _type: Any) -> lsp.Command | lsp.CodeAction:
+        if isinstance(value.get("command"), str):
+            return converter.structure(value, lsp.Command)  # type: ignore[no-any-return]
+        return converter.structure(value, lsp.CodeAction)  # type: ignore[no-any-return]
+
+    converter.register_structure_hook(Union[lsp.Command, lsp.CodeAction], command_or_action)  # noqa: UP007
+
+    @client.feature(lsp.WORKSPACE_CODE_LENS_REFRESH)
+    def code_lens_refresh(_params: None) -> None:
+        recorder.refreshes.append("codeLens")
+
+    @client.feature(lsp.WORKSPACE_INLAY_HINT_REFRESH)
+    def inlay_hint_refresh(_params: None) -> None:
+        recorder.refreshes.append("inlayHint")
+
+    @client.feature(lsp.WINDOW_SHOW_MESSAGE_REQUEST)
+    def show_message_request(params: lsp.ShowMessageRequestParams) -> lsp.MessageActionItem | None:
+        recorder.message_requests.append(params)
+        if recorder.answer is None or not params.actions:
+            return None
+        return params.actions[recorder.answer]
+
+    @client.feature("carryover/status")
+    def status(params: Any) -> None:
+        recorder.refreshes.append(f"status:{params.state}")
+
+    return client, recorder
 
 
 def initialize_params(root: Path, options: dict[str, Any] | None = None) -> lsp.InitializeParams:
@@ -112,6 +157,18 @@ async def command(client: LanguageClient, name: str, *arguments: Any) -> Any:
     )
 
 
+async def raw_request(client: LanguageClient, method: str, params: Any) -> Any:
+    """Send a request exactly as given (no typing on the client side), as a sloppy client would."""
+    import uuid
+    from concurrent.futures import Future
+
+    msg_id = str(uuid.uuid4())
+    future: Future[Any] = Future()
+    client.protocol._request_futures[msg_id] = future
+    client.protocol._send_data({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+    return await asyncio.wait_for(asyncio.wrap_future(future), 30.0)
+
+
 def hover_text(result: lsp.Hover | None) -> str:
     if result is None:
         return ""
@@ -146,17 +203,37 @@ def read_events(pool: Path) -> list[dict[str, Any]]:
 
 
 class RecordingDistiller:
-    """Reports progress twice and says what it did."""
+    """Reports progress twice and writes one memory, as a distiller does."""
 
-    def distill(self, workspace: str | None, progress: ProgressCallback) -> DistillReport:
-        progress("reading episodes", 10)
+    def distill_pending(self, store: Any, on_progress: Callable[[int, int, str], None] | None = None) -> Any:
+        from memory_store.records import MemoryDraft
+        from server.distill.base import DistillReport
+
+        if on_progress is not None:
+            on_progress(0, 2, "reading episodes")
         time.sleep(0.05)
-        progress("writing memories", 90)
-        return DistillReport(episodes=2, added=1, merged=0, message=f"distilled {workspace or 'all'}")
+        results = store.add_many(
+            [
+                MemoryDraft(
+                    kind="insight",
+                    title="Retry flaky network calls with a deadline",
+                    description="Use when a call to another service fails now and then.",
+                    content="Give every remote call a timeout and a bounded number of retries.",
+                    languages=["python"],
+                )
+            ]
+        )
+        if on_progress is not None:
+            on_progress(2, 2, "writing memories")
+        return DistillReport(total=2, distilled=2, memories=len(results), added=len(results))
 
 
-def test_recording_distiller_reports_progress() -> None:
-    seen: list[tuple[str, int | None]] = []
-    report = RecordingDistiller().distill("/ws", lambda message, percent: seen.append((message, percent)))
-    assert seen == [("reading episodes", 10), ("writing memories", 90)]
-    assert report.message == "distilled /ws"
+def test_recording_distiller_reports_progress(tmp_path: Path) -> None:
+    class Store:
+        def add_many(self, drafts: list[Any]) -> list[Any]:
+            return list(drafts)
+
+    seen: list[tuple[int, int, str]] = []
+    report = RecordingDistiller().distill_pending(Store(), lambda *args: seen.append(args))
+    assert seen == [(0, 2, "reading episodes"), (2, 2, "writing memories")]
+    assert (report.episodes, report.added) == (2, 1)

@@ -304,3 +304,23 @@ def test_counts(store: MemoryStore) -> None:
     assert counts.by_outcome == {"failure": 2, "success": 6}
     assert counts.by_language["python"] == 2
     assert counts.helpful == 1
+
+
+def test_damaged_data_files_are_a_clear_error(tmp_path: Path, minilm: Embedder) -> None:
+    from memory_store.store import PoolReadError
+
+    config = pool_config(tmp_path)
+    MemoryStore(config, minilm).add(NONE_CHECK)
+    for data_file in (config.pool_dir / "memories.lance" / "data").iterdir():
+        data_file.write_bytes(b"garbage")
+    with pytest.raises(PoolReadError, match="could not be read"):
+        MemoryStore(config, minilm).search(SearchQuery(text="null check"))
+
+
+def test_damaged_manifest_is_a_clear_error(tmp_path: Path, minilm: Embedder) -> None:
+    config = pool_config(tmp_path)
+    MemoryStore(config, minilm).add(NONE_CHECK)
+    for manifest in (config.pool_dir / "memories.lance" / "_versions").glob("*.manifest"):
+        manifest.write_bytes(b"garbage")
+    with pytest.raises(PoolCorrupt, match="cannot be opened"):
+        MemoryStore(config, minilm)

@@ -246,6 +246,8 @@ class WorkspaceSegmenter:
         for key, candidate in list(self._candidates.items()):
             if candidate.source_path == scope and key not in errors:
                 del self._candidates[key]
+                if candidate.event.id not in self.assignment and candidate.event.id not in self.held:
+                    self._hold_or_pass(candidate.event)
         new = {key: label for key, label in errors.items() if key not in previous}
         after_save = bool(payload.get("after_save"))
         for key, label in new.items():

@@ -192,7 +192,7 @@ function __carryover_postexec --on-event fish_postexec
     set -l ended (command date +%s.%N 2>/dev/null; or command date +%s)
     set -l dur 0
     set -q CMD_DURATION; and set dur $CMD_DURATION
-    set -l started (math --scale=3 "$ended - $dur / 1000" 2>/dev/null; or echo null)
+    set -l started (math --scale=6 "$ended - $dur / 1000" 2>/dev/null; or echo null)
     set -l fmt '{"v":1,"shell":"fish","pid":%d,"started":%s,"ended":%s,'
     set fmt "$fmt"'"exit_code":%d,"cwd":"%s","command":"%s"}\n'
     printf $fmt $fish_pid $started $ended $ec "$jcwd" "$jcmd" >>$__carryover_log 2>/dev/null

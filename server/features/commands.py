@@ -36,7 +36,6 @@ from server.wire import (
     CMD_SEARCH,
     CMD_SHOW,
     CMD_WHY,
-    DistillArgs,
     ExportArgs,
     MemoryRef,
     RejectArgs,
@@ -192,12 +191,14 @@ async def why(ls: CarryoverServer, args: WhyArgs) -> dict[str, Any]:
     return result
 
 
-async def distill(ls: CarryoverServer, args: DistillArgs | None = None) -> dict[str, Any]:
+async def distill(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
+    """Distil the finished episodes now (server/distill's ``Distiller.distill_pending``), reporting
+    progress with workDoneProgress. Takes no arguments (an options object, if sent, is ignored)."""
     distiller = ls.options.distiller
     if distiller is None:
         ls.show(NO_DISTILLER)
         return {"distilled": False, "message": NO_DISTILLER}
-    workspace = args.workspace if args is not None else None
+    store = await _store(ls)
     if ls.sink is not None:
         await ls.workers.run(ls.sink.flush, 5.0)
     progress = ls.work_done_progress
@@ -211,43 +212,44 @@ async def distill(ls: CarryoverServer, args: DistillArgs | None = None) -> dict[
             reporting = False
     loop = asyncio.get_running_loop()
 
-    def report(message: str, percentage: int | None = None) -> None:
+    def on_progress(done: int, total: int, message: str) -> None:
         if reporting:
+            percentage = min(100, done * 100 // total) if total else None
             value = lsp.WorkDoneProgressReport(message=message, percentage=percentage)
             loop.call_soon_threadsafe(progress.report, token, value)
 
     if reporting:
         progress.begin(token, lsp.WorkDoneProgressBegin(title="Carryover: distilling", percentage=0))
     try:
-        report_ = await ls.workers.run(distiller.distill, workspace, report, background=True)
+        report = await ls.workers.run(distiller.distill_pending, store, on_progress, background=True)
     except Exception as error:
         logger.exception("distillation failed")
         message = f"Carryover: distillation failed: {error}"
         ls.show(message, lsp.MessageType.Error)
-        if reporting:
+        if reporting:  # queued after any report from the worker, so "end" is the last word
             loop.call_soon(progress.end, token, lsp.WorkDoneProgressEnd(message="failed"))
         return {"distilled": False, "message": message}
     if reporting:
-        # after any report the worker queued, so that "end" is the last the client hears
-        loop.call_soon(progress.end, token, lsp.WorkDoneProgressEnd(message=report_.message or "done"))
+        loop.call_soon(progress.end, token, lsp.WorkDoneProgressEnd(message=report.message or "done"))
+    logger.info("distilled: %s", report.message)
     await _changed(ls)
     return {
         "distilled": True,
-        "episodes": report_.episodes,
-        "added": report_.added,
-        "merged": report_.merged,
-        "message": report_.message,
+        "episodes": report.episodes,
+        "added": report.added,
+        "merged": report.merged,
+        "message": report.message,
     }
 
 
-async def pause_capture(ls: CarryoverServer) -> dict[str, Any]:
+async def pause_capture(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
     ls.capture_paused = True
     logger.info("capture paused")
     ls.notify_status("capture-paused")
     return {"capture": "paused"}
 
 
-async def resume_capture(ls: CarryoverServer) -> dict[str, Any]:
+async def resume_capture(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
     ls.capture_paused = False
     logger.info("capture resumed")
     ls.notify_status("capture-resumed" if ls.capturing else "capture-paused")

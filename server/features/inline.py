@@ -114,7 +114,7 @@ async def analyse(ls: CarryoverServer, uri: str) -> None:
             )
             query = build_query(context, k=1, min_score=ls.settings.strong_threshold)
             if query is not None:
-                probes[situation.name] = Probe(query, situation.phrase)
+                probes[situation.name] = Probe(query, f"this line ({situation.label})")
         results = await ls.search(store, list(probes.values()), background=True)
         best = {
             name: Suggestion(hits[0], probe.basis, probe.query)

@@ -1,0 +1,230 @@
+"""The language server end to end: what the editor reports (custom notifications, document
+lifecycle) reaches the event sink as CapturedEvents with the payload keys of
+server/capture/events.py; pause/resume, the capture setting, exclusions, log levels, and "distill
+now" with no distiller. Events are read back from the pool's events table."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types as lsp
+from pytest_lsp import LanguageClient
+
+from tests.test_server_support import (
+    ClientRecorder,
+    client_config,
+    command,
+    eventually,
+    hover,
+    initialize_params,
+    open_document,
+    read_events,
+    seeded_pool,
+    start_client,
+    wait_ready,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+TERMINAL_ENDED_KEYS = {
+    "command",
+    "cwd",
+    "terminal_id",
+    "execution_id",
+    "exit_code",
+    "started_at",
+    "ended_at",
+    "output_head",
+    "output_tail",
+    "output_truncated",
+}
+
+
+class Session:
+    def __init__(self, client: LanguageClient, recorder: ClientRecorder, workspace: Path, pool: Path) -> None:
+        self.client = client
+        self.recorder = recorder
+        self.workspace = workspace
+        self.pool = pool
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return [row for row in read_events(self.pool) if kind is None or row["type"] == kind]
+
+    def ended(self, command: str, **extra: Any) -> None:
+        self.client.protocol.notify(
+            "carryover/terminalEnded",
+            {"command": command, "cwd": str(self.workspace), "exitCode": 0, **extra},
+        )
+
+    def configure(self, settings: dict[str, Any]) -> None:
+        self.client.workspace_did_change_configuration(
+            lsp.DidChangeConfigurationParams(settings={"carryover": settings})
+        )
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def session(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Session]:
+    root = tmp_path_factory.mktemp("capture")
+    pool = seeded_pool(root)
+    workspace = root / "ws"
+    (workspace / "secrets").mkdir(parents=True)
+    client, recorder = await start_client(client_config(pool))
+    await client.initialize_session(
+        initialize_params(workspace, {"carryover": {"exclude": ["**/secrets/**"]}})
+    )
+    await wait_ready(client)
+    yield Session(client, recorder, workspace, pool)
+    await client.shutdown_session()
+    await client.stop()
+
+
+async def test_terminal_notifications_become_events(session: Session) -> None:
+    client = session.client
+    client.protocol.notify(
+        "carryover/terminalStarted",
+        {"command": "pytest -x", "cwd": str(session.workspace), "terminalId": "7", "executionId": "x1"},
+    )
+    session.ended(
+        "pytest -x",
+        terminalId="7",
+        executionId="x1",
+        exitCode=1,
+        startedAt="2026-01-01T10:00:00",
+        outputHead="collected 3 items\n" + "." * 9000,
+        outputTail=f"FAILED test_a.py::test_b - AssertionError\nexport GITHUB_TOKEN={TOKEN}\n",
+    )
+    ended = (await eventually(lambda: session.events("terminal.ended")))[0]
+    started = session.events("terminal.started")[0]
+    assert set(started["payload"]) == {"command", "cwd", "terminal_id", "execution_id"}
+    assert started["payload"]["terminal_id"] == "7" and started["source"] == "terminal"
+    payload = ended["payload"]
+    assert set(payload) == TERMINAL_ENDED_KEYS
+    assert (
+        payload["exit_code"] == 1 and payload["started_at"] == "2026-01-01T10:00:00" and payload["ended_at"]
+    )
+    assert len(payload["output_head"]) == 4000 and payload["output_truncated"] is True
+    assert TOKEN not in payload["output_tail"] and "REDACTED" in payload["output_tail"]
+    assert ended["workspace"] == str(session.workspace) and ended["source"] == "terminal"
+
+
+async def test_tool_diagnostics_become_events(session: Session) -> None:
+    uri = (session.workspace / "a.ts").as_uri()
+    session.client.protocol.notify(
+        "carryover/diagnostics",
+        {
+            "uri": uri,
+            "source": "eslint",
+            "diagnostics": [
+                {
+                    "range": {"start": {"line": 2, "character": 0}, "end": {"line": 2, "character": 5}},
+                    "message": "'x' is possibly 'undefined'.",
+                    "severity": 2,
+                    "code": "TS18048",
+                    "source": "ts",
+                }
+            ],
+        },
+    )
+    (event,) = await eventually(lambda: session.events("diagnostics.changed"))
+    assert event["payload"] == {
+        "uri": uri,
+        "source": "eslint",
+        "diagnostics": [
+            {
+                "range": {"start": {"line": 2, "character": 0}, "end": {"line": 2, "character": 5}},
+                "severity": 2,
+                "code": "TS18048",
+                "source": "ts",
+                "message": "'x' is possibly 'undefined'.",
+            }
+        ],
+    }
+
+
+async def test_document_lifecycle_becomes_events(session: Session) -> None:
+    client = session.client
+    uri = open_document(client, session.workspace / "doc.py", "a = 1\n", "python")
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[lsp.TextDocumentContentChangeWholeDocument(text="a = 2\n")],
+        )
+    )
+    client.text_document_did_save(
+        lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+    )
+    client.text_document_did_close(
+        lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+    )
+    closed = await eventually(
+        lambda: [e for e in session.events("document.closed") if e["payload"]["uri"] == uri]
+    )
+    opened = [e for e in session.events("document.opened") if e["payload"]["uri"] == uri]
+    saved = [e for e in session.events("document.saved") if e["payload"]["uri"] == uri]
+    assert opened[0]["payload"] == {"uri": uri, "language_id": "python", "version": 1}
+    assert set(saved[0]["payload"]) == {"uri", "language_id", "version", "diff"}
+    assert "-a = 1" in saved[0]["payload"]["diff"] and "+a = 2" in saved[0]["payload"]["diff"]
+    assert closed[0]["payload"]["uri"] == uri and closed[0]["source"] == "editor"
+
+
+async def test_pause_resume_and_the_capture_setting(session: Session) -> None:
+    assert (await command(session.client, "carryover.pauseCapture")) == {"capture": "paused"}
+    session.ended("echo while-paused")
+    assert (await command(session.client, "carryover.resumeCapture")) == {"capture": "on"}
+    session.configure({"capture": False})
+    await asyncio.sleep(0.2)
+    session.ended("echo while-off")
+    session.configure({"capture": True})
+    await asyncio.sleep(0.2)
+    session.ended("echo resumed")
+    await eventually(
+        lambda: [e for e in session.events("terminal.ended") if e["payload"]["command"] == "echo resumed"]
+    )
+    commands = [event["payload"]["command"] for event in session.events("terminal.ended")]
+    assert "echo while-paused" not in commands and "echo while-off" not in commands
+    assert "status:capture-paused" in session.recorder.refreshes
+
+
+async def test_excluded_files_are_neither_captured_nor_served(session: Session) -> None:
+    path = session.workspace / "secrets" / "keys.py"
+    uri = open_document(session.client, path, 'value = config.get("key")["inner"]\n', "python")
+    assert await hover(session.client, uri, 0) is None
+    visible = open_document(session.client, session.workspace / "ok.py", 'v = c.get("k")["i"]\n', "python")
+    assert await hover(session.client, visible, 0) is not None
+    await eventually(lambda: [e for e in session.events("document.opened") if e["payload"]["uri"] == visible])
+    assert not [e for e in session.events() if e["payload"].get("uri") == uri]
+
+
+async def test_log_messages_follow_the_chosen_level(session: Session) -> None:
+    client = session.client
+    session.configure({"logLevel": "error"})
+    await asyncio.sleep(0.2)
+    before = len(client.log_messages)
+    await command(client, "carryover.pauseCapture")
+    await command(client, "carryover.resumeCapture")
+    await asyncio.sleep(0.2)
+    assert not [m for m in client.log_messages[before:] if "capture paused" in m.message]
+    session.configure({"logLevel": "info"})
+    await asyncio.sleep(0.2)
+    await command(client, "carryover.pauseCapture")
+    await command(client, "carryover.resumeCapture")
+    await eventually(lambda: [m for m in client.log_messages[before:] if "capture paused" in m.message])
+
+
+async def test_distill_without_a_distiller_tells_the_user(session: Session) -> None:
+    result = await command(session.client, "carryover.distill", {})
+    assert result["distilled"] is False and "no distiller is configured" in result["message"]
+    assert any("no distiller is configured" in message.message for message in session.client.messages)
+    assert not [
+        token for token in session.client.progress_reports if str(token).startswith("carryover-distill")
+    ]
+
+
+async def test_the_server_said_when_the_pool_was_ready(session: Session) -> None:
+    assert "status:ready" in session.recorder.refreshes

@@ -1,0 +1,255 @@
+"""The language server's pure parts, without a server: settings, code signals, documents, editor
+state, retrieval merging, rendering, redaction of events, background task bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+import pytest
+
+from memory_store.records import (
+    Kind,
+    Memory,
+    Outcome,
+    Provenance,
+    RankReason,
+    Scope,
+    SearchHit,
+    SearchQuery,
+    Status,
+)
+from server.documents import comment, is_excluded, is_function_header, language_of, units, workspace_for
+from server.editor_state import FAILING_COMMAND_TTL_S, EditorState, TerminalRun, error_line
+from server.event_log import redact_payload
+from server.render import guard_comment, hover_markdown, label, why_line
+from server.retrieval import Probe, line_probes, merge
+from server.runtime import Background
+from server.settings import Settings, SettingsError, apply_change, settings_to_wire
+from server.signals import find_sites, sites_on_line
+
+
+def memory(**overrides: object) -> Memory:
+    fields: dict[str, object] = {
+        "id": "mem_1",
+        "kind": Kind.INSIGHT,
+        "title": "Guard optional values before indexing into them",
+        "description": "Use when a value can be absent.",
+        "content": "Check for it at the boundary. Then decide.",
+        "outcome": Outcome.SUCCESS,
+        "languages": ("rust",),
+        "tools": ("cargo",),
+        "scope": Scope.GLOBAL,
+        "status": Status.ACTIVE,
+        "when_not": "",
+        "check_command": "",
+        "provenance": Provenance(),
+        "created_at": datetime(2026, 1, 1),
+        "updated_at": datetime(2026, 1, 1),
+        "helpful": 0,
+        "unhelpful": 0,
+        "merged_count": 0,
+        "reject_reason": "",
+        "embedder": "test",
+    }
+    fields.update(overrides)
+    return Memory(**fields)  # type: ignore[arg-type]
+
+
+def hit(score: float, pinned: bool = False, **overrides: object) -> SearchHit:
+    return SearchHit(
+        memory=memory(**overrides),
+        score=score,
+        why=RankReason(
+            similarity=score,
+            abstraction_weight=0.92,
+            feedback=0.0,
+            guard="transferred from rust",
+            pinned=pinned,
+        ),
+    )
+
+
+# ----- settings ------------------------------------------------------------------------------------------
+
+
+def test_settings_merge_camel_case_changes_over_the_current_ones() -> None:
+    settings, unknown = apply_change(
+        Settings(), {"carryover": {"surfaces": {"hover": False}, "relevanceThreshold": 0.5}}
+    )
+    assert not settings.surfaces.hover and settings.surfaces.code_actions
+    assert settings.relevance_threshold == 0.5 and unknown == []
+    again, _ = apply_change(settings, {"maxResults": 2})  # bare, partial: the rest stays
+    assert (again.max_results, again.relevance_threshold, again.surfaces.hover) == (2, 0.5, False)
+
+
+def test_settings_report_unknown_keys_and_reject_bad_values() -> None:
+    _, unknown = apply_change(Settings(), {"relevanceTreshold": 0.3, "surfaces": {"hovr": True}})
+    assert unknown == ["relevanceTreshold", "surfaces.hovr"]
+    for bad in ({"relevanceThreshold": "high"}, {"capture": 1}, {"scopes": ["planet"]}, {"logLevel": "loud"}):
+        with pytest.raises(SettingsError):
+            apply_change(Settings(), bad)
+    assert apply_change(Settings(), None) == (Settings(), [])
+
+
+def test_the_key_is_never_shown() -> None:
+    settings, _ = apply_change(Settings(), {"endpoint": "http://127.0.0.1:9/v1", "key": "sk-secret-value"})
+    assert settings.key == "sk-secret-value"
+    assert "sk-secret" not in repr(settings) and "key" not in settings_to_wire(settings)
+    with pytest.raises(SettingsError) as error:
+        apply_change(settings, {"key": 42})
+    assert "sk-secret" not in str(error.value)
+
+
+# ----- code signals and documents --------------------------------------------------------------------
+
+
+def test_signals_find_a_function_that_builds_a_shell_command_from_a_string() -> None:
+    lines = ["import os", "", "def clean(path):", '    cmd = "rm -rf " + path', "    os.system(cmd)", ""]
+    (site,) = find_sites(lines)
+    assert (site.line, site.situation.name, site.unit.start) == (4, "shell-from-string", 2)
+    assert lines[4][site.start : site.end] == "os.system("
+    assert sites_on_line(lines, 4) == [site] and sites_on_line(lines, 3) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ('cursor.execute("SELECT * FROM t WHERE n = \'" + name + "\'")', "sql-from-string"),
+        ('value = config.get("key")["inner"]', "optional-index"),
+        ("const n = list.find(x => x.ok).name;", "optional-index"),
+        ('subprocess.run(f"ls {path}", shell=True)', "shell-from-string"),
+    ],
+)
+def test_signals_on_one_line(line: str, name: str) -> None:
+    assert [site.situation.name for site in find_sites([line])] == [name]
+
+
+@pytest.mark.parametrize(
+    "line", ['subprocess.run(["ls", path])', 'cursor.execute("SELECT 1")', "x = x + 1", 'print("a" + b)']
+)
+def test_no_signal_on_safe_code(line: str) -> None:
+    assert find_sites([line]) == []
+
+
+def test_function_headers_in_several_languages() -> None:
+    for header in (
+        "def f(x):",
+        "async def g():",
+        "fn main() {",
+        "pub fn parse(s: &str) -> u32 {",
+        "func (s *S) Run() error {",
+        "function go() {",
+        "export const f = async (a) => {",
+        "    public static void main(String[] args) {",
+    ):
+        assert is_function_header(header), header
+    for other in ("x = f(1)", "if (a) {", "return g(x)"):
+        assert not is_function_header(other), other
+    assert [(u.start, u.end, u.header) for u in units(["import os", "def f():", "  pass"])] == [
+        (0, 1, False),
+        (1, 3, True),
+    ]
+
+
+def test_documents_languages_comments_workspaces_and_exclusions() -> None:
+    assert language_of("plaintext", "/a/b.rs") == "rust" and language_of("python", "/a/b") == "python"
+    assert comment("python", "x") == "# x" and comment("go", "x") == "// x" and comment("sql", "x") == "-- x"
+    assert workspace_for("/w/a/b.py", ["/w", "/w/a"]) == "/w/a" and workspace_for("/x/y", ["/w"]) == ""
+    assert is_excluded("/w/secrets/k.py", ["**/secrets/**"], ["/w"])
+    assert is_excluded("/w/.env", ["**/.env"], ["/w"])
+    assert not is_excluded("/w/src/k.py", ["**/secrets/**", "*.lock"], ["/w"])
+
+
+# ----- editor state -------------------------------------------------------------------------------------
+
+
+def test_error_line_prefers_a_typed_error() -> None:
+    tail = "Traceback (most recent call last):\n  File x\nTypeError: 'NoneType' object is not subscriptable\n"
+    assert error_line("", tail) == "TypeError: 'NoneType' object is not subscriptable"
+    assert error_line("error[E0308]: mismatched types", "") == "error[E0308]: mismatched types"
+    assert error_line("", "2 tests failed") == "2 tests failed"
+    assert error_line("all good", "") is None
+
+
+def test_failing_command_is_kept_until_it_passes_or_expires() -> None:
+    state = EditorState()
+    state.terminal_ended("/w", TerminalRun("npm test", "/w", 1, None, ended=100.0))
+    assert state.failing_command("/w", now=101.0) is not None
+    state.terminal_ended("/w", TerminalRun("ls", "/w", 0, None))  # another command passing: kept
+    assert state.failing_command("/w", now=101.0) is not None
+    assert state.failing_command("/w", now=100.0 + FAILING_COMMAND_TTL_S + 1) is None
+    state.terminal_ended("/w", TerminalRun("npm test", "/w", 1, None))
+    state.terminal_ended("/w", TerminalRun("npm test", "/w", 0, None))
+    assert state.failing_command("/w") is None
+
+
+# ----- retrieval and rendering ------------------------------------------------------------------------
+
+
+def test_line_probes_and_merge() -> None:
+    failing = TerminalRun("cargo test", "/w", 101, "panicked at 'unwrap on None'")
+    probes = line_probes(
+        language="python",
+        line_text='v = c.get("k")["x"]',
+        sites=find_sites(['v = c.get("k")["x"]']),
+        failing=failing,
+        threshold=0.35,
+    )
+    assert [probe.basis.split(" (")[0] for probe in probes] == [
+        "the code on this line",
+        "this line",
+        "the failing command `cargo test`",
+    ]
+    assert all(probe.query.min_score == 0.35 for probe in probes)
+    assert line_probes(language="python", line_text="   \n") == []
+    first, second = Probe(SearchQuery(text="a"), "A"), Probe(SearchQuery(text="b"), "B")
+    merged = merge([(first, [hit(0.4)]), (second, [hit(0.6), hit(0.5, id="mem_2")])], limit=3)
+    assert [(s.memory_id, s.basis, s.hit.score) for s in merged] == [("mem_1", "B", 0.6), ("mem_2", "B", 0.5)]
+    assert len(merge([(first, [hit(0.4), hit(0.3, id="mem_2")])], limit=1)) == 1
+
+
+def test_hover_markdown_says_what_where_and_why() -> None:
+    (suggestion,) = merge(
+        [(Probe(SearchQuery(text="q"), "the code on this line"), [hit(0.61, pinned=True)])], 3
+    )
+    text = hover_markdown([suggestion])
+    assert "**Guard optional values before indexing into them**" in text
+    assert "Check for it at the boundary. Then decide." in text
+    assert "*insight · success · learned in Rust*" in text
+    assert (
+        "why this: similarity 0.61 to the code on this line · transferred from rust · pinned · score 0.61"
+        in text
+    )
+    assert label(memory(languages=(), outcome=Outcome.FAILURE)) == "insight · failure · general"
+    assert "pinned" not in why_line(hit(0.5))
+
+
+def test_guard_comment_in_the_documents_language() -> None:
+    text = guard_comment(memory(check_command="cargo test"), "javascript", "  ")
+    assert text == (
+        "  // Carryover: Guard optional values before indexing into them (Check for it at the boundary.)\n"
+        "  // Carryover check: run `cargo test` after this change\n"
+    )
+    assert guard_comment(memory(), "python", "").startswith("# Carryover: ")
+
+
+def test_event_payloads_are_redacted_string_by_string() -> None:
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    payload = redact_payload({"command": f"curl -H 'Authorization: token {token}'", "n": 3, "l": [token]})
+    assert token not in str(payload) and payload["n"] == 3 and "REDACTED" in payload["l"][0]
+
+
+async def test_background_task_errors_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    background = Background()
+
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    with caplog.at_level(logging.ERROR, logger="server.runtime"):
+        background.spawn(fails(), name="doomed")
+        await background.drain()
+        await asyncio.sleep(0)
+    assert len(background) == 0
+    assert any("doomed failed" in record.getMessage() and record.exc_info for record in caplog.records)
