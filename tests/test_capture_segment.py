@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -23,7 +26,28 @@ from server.capture.segment import (
 )
 from server.capture.sink import PoolEventSink, event_to_row
 from tests.data.sessions.build_sessions import EXPECTED, load_session, session_names
+from tests.support.openai_server import hashed_embedding
 from tests.support.pools import pool_config
+
+
+class HashEmbedder:
+    """A fast deterministic embedder for capture and distillation tests (feature-hashed words and
+    trigrams, as the test OpenAI server computes them): these tests are about events, episodes and
+    memories, not about embedding quality, and the real model costs about a second per episode."""
+
+    name = "test-hash-256"
+    dimension = 256
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.asarray([hashed_embedding(text or " ", self.dimension) for text in texts], dtype=np.float32)
+
+
+@pytest.fixture
+def fast_store(tmp_path: Path) -> MemoryStore:
+    """A real pool on disk in a tmp dir, embedded by :class:`HashEmbedder`."""
+    return MemoryStore(pool_config(tmp_path), HashEmbedder())
 
 
 def rows_of(name: str) -> list[EventRow]:
@@ -91,7 +115,9 @@ def test_a_failure_left_standing_closes_after_the_gap_not_before() -> None:
     finished, still_open, _a, _h = segment_events(rows, now=end + timedelta(minutes=31))
     assert not still_open and [e.outcome for e in finished] == ["success", "failure"]
     # A configurable gap.
-    finished, still_open, _a, _h = segment_events(rows, SegmentConfig(gap_s=300), now=end + timedelta(minutes=6))
+    finished, still_open, _a, _h = segment_events(
+        rows, SegmentConfig(gap_s=300), now=end + timedelta(minutes=6)
+    )
     assert not still_open and finished[-1].outcome == "failure"
 
 
@@ -100,9 +126,19 @@ def test_a_failure_then_a_long_pause_then_new_work_splits_episodes() -> None:
     t = datetime(2026, 1, 1, 9)
     events = [
         CapturedEvent("terminal.ended", ws, "terminal", {"command": "pytest", "exit_code": 1}, t),
-        CapturedEvent("terminal.ended", ws, "terminal", {"command": "pytest", "exit_code": 1}, t + timedelta(hours=2)),
-        CapturedEvent("document.saved", ws, "editor", {"path": "a.py", "diff": ""}, t + timedelta(hours=2, minutes=1)),
-        CapturedEvent("terminal.ended", ws, "terminal", {"command": "pytest", "exit_code": 0}, t + timedelta(hours=2, minutes=2)),
+        CapturedEvent(
+            "terminal.ended", ws, "terminal", {"command": "pytest", "exit_code": 1}, t + timedelta(hours=2)
+        ),
+        CapturedEvent(
+            "document.saved", ws, "editor", {"path": "a.py", "diff": ""}, t + timedelta(hours=2, minutes=1)
+        ),
+        CapturedEvent(
+            "terminal.ended",
+            ws,
+            "terminal",
+            {"command": "pytest", "exit_code": 0},
+            t + timedelta(hours=2, minutes=2),
+        ),
     ]
     rows = [event_to_row(event, f"e{index}") for index, event in enumerate(events)]
     finished, _open, _a, _h = segment_events(rows, now=t + timedelta(hours=5))
@@ -114,8 +150,16 @@ def test_a_diagnostic_that_clears_with_no_change_is_withdrawn() -> None:
     t = datetime(2026, 1, 1, 9)
     error = {"severity": 1, "message": "Cannot find name 'x'.", "code": "2304", "source": "ts"}
     events = [
-        CapturedEvent("diagnostics.changed", ws, "editor", {"path": "a.ts", "diagnostics": [error], "after_save": True}, t),
-        CapturedEvent("diagnostics.changed", ws, "editor", {"path": "a.ts", "diagnostics": []}, t + timedelta(seconds=5)),
+        CapturedEvent(
+            "diagnostics.changed",
+            ws,
+            "editor",
+            {"path": "a.ts", "diagnostics": [error], "after_save": True},
+            t,
+        ),
+        CapturedEvent(
+            "diagnostics.changed", ws, "editor", {"path": "a.ts", "diagnostics": []}, t + timedelta(seconds=5)
+        ),
     ]
     rows = [event_to_row(event, f"e{index}") for index, event in enumerate(events)]
     finished, still_open, assignment, _h = segment_events(rows, now=t + timedelta(hours=1))
@@ -130,7 +174,13 @@ def test_a_standing_diagnostic_is_confirmed_after_the_settle_time() -> None:
     events = [
         CapturedEvent("diagnostics.changed", ws, "editor", {"path": "a.ts", "diagnostics": [error]}, t),
         CapturedEvent("document.saved", ws, "editor", {"path": "b.ts", "diff": ""}, t + timedelta(seconds=5)),
-        CapturedEvent("diagnostics.changed", ws, "editor", {"path": "a.ts", "diagnostics": []}, t + timedelta(seconds=40)),
+        CapturedEvent(
+            "diagnostics.changed",
+            ws,
+            "editor",
+            {"path": "a.ts", "diagnostics": []},
+            t + timedelta(seconds=40),
+        ),
     ]
     rows = [event_to_row(event, f"e{index}") for index, event in enumerate(events)]
     # Within the settle time the first two events are held (replayed next run), not decided.
@@ -146,17 +196,24 @@ def test_grep_finding_nothing_or_ctrl_c_is_not_a_failure() -> None:
     assert not commands.failure_counts("pytest -x", 130)
     assert not commands.failure_counts("git status", 128)
     assert commands.failure_counts("cd api && npm test", 1)
-    assert commands.validates(commands.shape("pytest tests/"), commands.shape("pytest tests/test_a.py::test_b"))
-    assert commands.validates(commands.shape("go test ./..."), commands.shape("go test ./internal/api -run X"))
+    assert commands.validates(
+        commands.shape("pytest tests/"), commands.shape("pytest tests/test_a.py::test_b")
+    )
+    assert commands.validates(
+        commands.shape("go test ./..."), commands.shape("go test ./internal/api -run X")
+    )
     assert commands.validates(commands.shape("npm test"), commands.shape("npx jest src/a.test.js"))
-    assert not commands.validates(commands.shape("pytest tests/test_b.py"), commands.shape("pytest tests/test_a.py"))
+    assert not commands.validates(
+        commands.shape("pytest tests/test_b.py"), commands.shape("pytest tests/test_a.py")
+    )
     assert commands.generic_command("python -m pytest -x tests/test_a.py::test_b") == "pytest -x"
     assert commands.generic_command("docker build -t app:dev .") == "docker build ."
 
 
-def test_segmentation_resumes_over_the_pool_after_a_restart(store: MemoryStore, tmp_path: Path) -> None:
+def test_segmentation_resumes_over_the_pool_after_a_restart(fast_store: MemoryStore, tmp_path: Path) -> None:
     """Half the events, a segmentation run, a "restart" (a new store object and sink), the rest:
     the same episodes as segmenting everything at once."""
+    store = fast_store
     events = load_session("go_test.jsonl") + load_session("rust_cargo.jsonl")
     events.sort(key=lambda event: event.time)
     half = len(events) // 2
@@ -183,7 +240,11 @@ def test_segmentation_resumes_over_the_pool_after_a_restart(store: MemoryStore, 
 
 
 def test_workspace_segmenter_ignores_events_of_no_workspace() -> None:
-    rows = [event_to_row(CapturedEvent("shell.command", "", "shell-hook", {"command": "make", "exit_code": 2}), "e0")]
+    rows = [
+        event_to_row(
+            CapturedEvent("shell.command", "", "shell-hook", {"command": "make", "exit_code": 2}), "e0"
+        )
+    ]
     finished, still_open, assignment, _h = segment_events(rows)
     assert not finished and not still_open and assignment == {"e0": NO_EPISODE}
     assert WorkspaceSegmenter("/w").open_row() is None

@@ -28,7 +28,13 @@ class Recorder:
 
     def _add(self, kind: str, workspace: str, source: str, payload: dict[str, Any]) -> None:
         self.events.append(
-            {"type": kind, "workspace": workspace, "source": source, "time": self.t.isoformat(), "payload": payload}
+            {
+                "type": kind,
+                "workspace": workspace,
+                "source": source,
+                "time": self.t.isoformat(),
+                "payload": payload,
+            }
         )
 
     def term(self, ws: str, command: str, code: int, output: str = "", duration: float = 1.0) -> None:
@@ -53,9 +59,16 @@ class Recorder:
         )
 
     def shell(self, ws: str, command: str, code: int, cwd: str | None = None) -> None:
-        self._add("shell.command", ws, "shell-hook", {"command": command, "cwd": cwd or ws, "exit_code": code, "shell": "bash"})
+        self._add(
+            "shell.command",
+            ws,
+            "shell-hook",
+            {"command": command, "cwd": cwd or ws, "exit_code": code, "shell": "bash"},
+        )
 
-    def save(self, ws: str, path: str, language: str, diff: str, before: list[dict[str, Any]] | None = None) -> None:
+    def save(
+        self, ws: str, path: str, language: str, diff: str, before: list[dict[str, Any]] | None = None
+    ) -> None:
         added = sum(1 for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
         removed = sum(1 for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
         self._add(
@@ -76,9 +89,16 @@ class Recorder:
         )
 
     def opened(self, ws: str, path: str, language: str) -> None:
-        self._add("document.opened", ws, "editor", {"uri": f"file://{ws}/{path}", "path": path, "language_id": language, "version": 1})
+        self._add(
+            "document.opened",
+            ws,
+            "editor",
+            {"uri": f"file://{ws}/{path}", "path": path, "language_id": language, "version": 1},
+        )
 
-    def diags(self, ws: str, path: str, items: list[dict[str, Any]], after_save: bool, source: str = "editor") -> None:
+    def diags(
+        self, ws: str, path: str, items: list[dict[str, Any]], after_save: bool, source: str = "editor"
+    ) -> None:
         self._add(
             "diagnostics.changed",
             ws,
@@ -103,7 +123,9 @@ class Recorder:
                 handle.write(json.dumps(event, ensure_ascii=False) + "\n")
 
 
-def diag(line: int, col: int, message: str, code: str = "", source: str = "", severity: int = 1) -> dict[str, Any]:
+def diag(
+    line: int, col: int, message: str, code: str = "", source: str = "", severity: int = 1
+) -> dict[str, Any]:
     return {
         "range": {"start": {"line": line, "character": col}, "end": {"line": line, "character": col + 5}},
         "severity": severity,
@@ -159,7 +181,12 @@ FAILED tests/test_pagination.py::test_last_page_has_remaining_items - assert [20
      return items[start:end]
 """,
     )
-    r.at(6).term(ws, "pytest tests/test_pagination.py -q", 0, "....                                                                     [100%]\n4 passed in 0.03s\n")
+    r.at(6).term(
+        ws,
+        "pytest tests/test_pagination.py -q",
+        0,
+        "....                                                                     [100%]\n4 passed in 0.03s\n",
+    )
     r.at(30).term(
         ws,
         "pytest -q",
@@ -348,7 +375,12 @@ If you want to try to generate the lock file without accessing the network, remo
 """,
         duration=1.1,
     )
-    r.at(30).term(ws, "cargo update -p serde", 0, "    Updating crates.io index\n     Locking 3 packages to latest compatible versions\n      Adding serde v1.0.215\n      Adding serde_derive v1.0.215\n")
+    r.at(30).term(
+        ws,
+        "cargo update -p serde",
+        0,
+        "    Updating crates.io index\n     Locking 3 packages to latest compatible versions\n      Adding serde v1.0.215\n      Adding serde_derive v1.0.215\n",
+    )
     r.at(8).term(
         ws,
         "cargo build --locked",
@@ -376,7 +408,12 @@ def go_test() -> None:
 """,
         duration=0.8,
     )
-    r.at(25).term(ws, "go get github.com/google/uuid", 0, "go: downloading github.com/google/uuid v1.6.0\ngo: added github.com/google/uuid v1.6.0\n")
+    r.at(25).term(
+        ws,
+        "go get github.com/google/uuid",
+        0,
+        "go: downloading github.com/google/uuid v1.6.0\ngo: added github.com/google/uuid v1.6.0\n",
+    )
     r.at(10).term(
         ws,
         "go test ./...",
@@ -531,7 +568,9 @@ def ts_tsc() -> None:
     r = Recorder("2026-03-09T11:00:00")
     r.opened(ws, "src/cart.ts", "typescript")
     # Typing: an error appears and is gone two seconds later, no save in between.
-    r.at(30).diags(ws, "src/cart.ts", [diag(20, 4, "';' expected.", "1005", "ts")], after_save=False, source="typescript")
+    r.at(30).diags(
+        ws, "src/cart.ts", [diag(20, 4, "';' expected.", "1005", "ts")], after_save=False, source="typescript"
+    )
     r.at(2).diags(ws, "src/cart.ts", [], after_save=False, source="typescript")
     r.at(40).term(
         ws,
@@ -579,7 +618,15 @@ Found 2 errors in the same file, starting at: src/cart.ts:14
     r.at(1).diags(
         ws,
         "src/checkout.ts",
-        [diag(9, 24, "Argument of type 'string' is not assignable to parameter of type 'number'.", "2345", "ts")],
+        [
+            diag(
+                9,
+                24,
+                "Argument of type 'string' is not assignable to parameter of type 'number'.",
+                "2345",
+                "ts",
+            )
+        ],
         after_save=True,
         source="typescript",
     )
@@ -596,7 +643,15 @@ Found 2 errors in the same file, starting at: src/cart.ts:14
 +  return discount(cart, Number.isFinite(value) ? value : 0);
  }
 """,
-        before=[diag(9, 24, "Argument of type 'string' is not assignable to parameter of type 'number'.", "2345", "ts")],
+        before=[
+            diag(
+                9,
+                24,
+                "Argument of type 'string' is not assignable to parameter of type 'number'.",
+                "2345",
+                "ts",
+            )
+        ],
     )
     r.at(1).diags(ws, "src/checkout.ts", [], after_save=True, source="typescript")
     r.write("ts_tsc.jsonl")
@@ -755,8 +810,20 @@ npm error A complete log of this run can be found in: /home/dev/.npm/_logs/2026-
 """,
         duration=1.5,
     )
-    r.at(20).term(ws, "npm install", 0, "\nadded 1 package, and audited 214 packages in 2s\n\nfound 0 vulnerabilities\n", duration=2.5)
-    r.at(15).term(ws, "npm ci", 0, "\nadded 213 packages, and audited 214 packages in 4s\n\nfound 0 vulnerabilities\n", duration=4.4)
+    r.at(20).term(
+        ws,
+        "npm install",
+        0,
+        "\nadded 1 package, and audited 214 packages in 2s\n\nfound 0 vulnerabilities\n",
+        duration=2.5,
+    )
+    r.at(15).term(
+        ws,
+        "npm ci",
+        0,
+        "\nadded 213 packages, and audited 214 packages in 4s\n\nfound 0 vulnerabilities\n",
+        duration=4.4,
+    )
     r.write("npm_lockfile_drift.jsonl")
 
 
@@ -936,7 +1003,13 @@ Found 1 error in src/widgets/Chart.tsx:3
  import { LineChart } from "./LineChart";
 """,
     )
-    r.at(10).term(a, "pip install -r requirements.txt", 0, "Collecting PyYAML==6.0.2\n  Using cached PyYAML-6.0.2-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl (767 kB)\nInstalling collected packages: PyYAML\nSuccessfully installed PyYAML-6.0.2\n", duration=3.0)
+    r.at(10).term(
+        a,
+        "pip install -r requirements.txt",
+        0,
+        "Collecting PyYAML==6.0.2\n  Using cached PyYAML-6.0.2-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl (767 kB)\nInstalling collected packages: PyYAML\nSuccessfully installed PyYAML-6.0.2\n",
+        duration=3.0,
+    )
     r.at(4).term(
         b,
         "npm run build",
@@ -944,14 +1017,23 @@ Found 1 error in src/widgets/Chart.tsx:3
         "\n> dash@0.9.0 build\n> tsc -p tsconfig.json && vite build\n\nvite v5.4.11 building for production...\n✓ 412 modules transformed.\ndist/index.html                   0.46 kB │ gzip:  0.30 kB\n✓ built in 3.21s\n",
         duration=8.0,
     )
-    r.at(5).term(a, "pytest tests/test_config.py", 0, "============================= test session starts ==============================\ncollected 5 items\n\ntests/test_config.py .....                                               [100%]\n\n============================== 5 passed in 0.07s ===============================\n")
+    r.at(5).term(
+        a,
+        "pytest tests/test_config.py",
+        0,
+        "============================= test session starts ==============================\ncollected 5 items\n\ntests/test_config.py .....                                               [100%]\n\n============================== 5 passed in 0.07s ===============================\n",
+    )
     r.at(3).shell(a, "git status", 0)
     r.write("interleaved_two_workspaces.jsonl")
 
 
 EXPECTED: dict[str, Any] = {
-    "python_pytest_boundary.jsonl": [{"workspace": "/home/dev/invoicer", "outcome": "success", "shapes": ["boundary"]}],
-    "js_jest_null.jsonl": [{"workspace": "/home/dev/crm-web", "outcome": "success", "shapes": ["null-check"]}],
+    "python_pytest_boundary.jsonl": [
+        {"workspace": "/home/dev/invoicer", "outcome": "success", "shapes": ["boundary"]}
+    ],
+    "js_jest_null.jsonl": [
+        {"workspace": "/home/dev/crm-web", "outcome": "success", "shapes": ["null-check"]}
+    ],
     "rust_cargo.jsonl": [
         {"workspace": "/home/dev/tally", "outcome": "success", "shapes": ["null-check"]},
         {"workspace": "/home/dev/tally", "outcome": "success", "shapes": ["lockfile-drift"]},
@@ -960,18 +1042,28 @@ EXPECTED: dict[str, Any] = {
         {"workspace": "/home/dev/ledger", "outcome": "success", "shapes": ["missing-dependency"]},
         {"workspace": "/home/dev/ledger", "outcome": "failure", "shapes": ["general"]},
     ],
-    "java_mvn_failure.jsonl": [{"workspace": "/home/dev/greeter", "outcome": "failure", "shapes": ["flaky-rerun", "null-check"]}],
+    "java_mvn_failure.jsonl": [
+        {"workspace": "/home/dev/greeter", "outcome": "failure", "shapes": ["flaky-rerun", "null-check"]}
+    ],
     "ts_tsc.jsonl": [
         {"workspace": "/home/dev/shop-ui", "outcome": "success", "shapes": ["null-check"]},
         {"workspace": "/home/dev/shop-ui", "outcome": "success", "shapes": ["type-mismatch"]},
     ],
-    "python_mypy_none.jsonl": [{"workspace": "/home/dev/report-kit", "outcome": "success", "shapes": ["null-check"]}],
+    "python_mypy_none.jsonl": [
+        {"workspace": "/home/dev/report-kit", "outcome": "success", "shapes": ["null-check"]}
+    ],
     "docker_build_toolchain.jsonl": [
         {"workspace": "/home/dev/billing-api", "outcome": "success", "shapes": ["native-toolchain"]}
     ],
-    "npm_lockfile_drift.jsonl": [{"workspace": "/home/dev/notify-svc", "outcome": "success", "shapes": ["lockfile-drift"]}],
-    "jest_flaky_rerun.jsonl": [{"workspace": "/home/dev/notify-svc", "outcome": "success", "shapes": ["flaky-rerun"]}],
-    "python_sql_parameters.jsonl": [{"workspace": "/home/dev/members", "outcome": "success", "shapes": ["unsafe-string"]}],
+    "npm_lockfile_drift.jsonl": [
+        {"workspace": "/home/dev/notify-svc", "outcome": "success", "shapes": ["lockfile-drift"]}
+    ],
+    "jest_flaky_rerun.jsonl": [
+        {"workspace": "/home/dev/notify-svc", "outcome": "success", "shapes": ["flaky-rerun"]}
+    ],
+    "python_sql_parameters.jsonl": [
+        {"workspace": "/home/dev/members", "outcome": "success", "shapes": ["unsafe-string"]}
+    ],
     "interleaved_two_workspaces.jsonl": [
         {"workspace": "/home/dev/etl-jobs", "outcome": "success", "shapes": ["missing-dependency"]},
         {"workspace": "/home/dev/dash", "outcome": "success", "shapes": ["unused-strict"]},

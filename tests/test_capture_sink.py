@@ -1,0 +1,149 @@
+"""The pool's EventSink: non-blocking, redacting, batched, and durable up to the last flush."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from memory_store.schema import EventRow
+from memory_store.store import MemoryStore
+from server.capture.events import CapturedEvent
+from server.capture.sink import PoolEventSink
+from tests.support.pools import ROOT, pool_config
+from tests.test_capture_segment import HashEmbedder, fast_store
+
+__all__ = ["fast_store"]
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from memory_store.store import MemoryStore
+    from server.capture.events import CapturedEvent
+    from server.capture.sink import PoolEventSink
+    from tests.support.pools import pool_config
+    from tests.test_capture_segment import HashEmbedder
+
+    base, mode = Path(sys.argv[1]), sys.argv[2]
+    store = MemoryStore(pool_config(base), HashEmbedder())
+    sink = PoolEventSink(store, flush_interval_s=0.2, batch_size=1000)
+    for n in range(40):
+        sink.record(CapturedEvent("shell.command", "/w", "shell-hook", {"command": f"make {n}", "exit_code": 0}))
+    if mode == "kill":
+        sink.flush()
+        print("FLUSHED", flush=True)
+        for n in range(40, 80):
+            sink.record(CapturedEvent("shell.command", "/w", "shell-hook", {"command": f"make {n}", "exit_code": 0}))
+        time.sleep(60)
+    # mode "exit": leave without close(); the interpreter's exit flushes
+    """
+)
+
+
+def _writer(tmp_path: Path, mode: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path), mode],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_a_killed_writer_loses_nothing_that_was_flushed(tmp_path: Path) -> None:
+    process = _writer(tmp_path, "kill")
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "FLUSHED"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    store = MemoryStore(pool_config(tmp_path), HashEmbedder())  # the pool still opens
+    commands = {json.loads(row.payload)["command"] for row in store.read_events()}
+    assert {f"make {n}" for n in range(40)} <= commands
+    assert commands <= {f"make {n}" for n in range(80)}
+
+
+def test_a_clean_exit_flushes_without_an_explicit_close(tmp_path: Path) -> None:
+    process = _writer(tmp_path, "exit")
+    assert process.wait(60) == 0
+    store = MemoryStore(pool_config(tmp_path), HashEmbedder())
+    assert store.count_events() == 40
+
+
+class SlowStore:
+    def __init__(self, fail_first: int = 0) -> None:
+        self.batches: list[list[EventRow]] = []
+        self.fail_first = fail_first
+
+    def append_events(self, rows: Sequence[EventRow]) -> int:
+        time.sleep(0.05)
+        if self.fail_first:
+            self.fail_first -= 1
+            raise OSError("disk busy")
+        self.batches.append(list(rows))
+        return len(rows)
+
+
+def test_record_returns_at_once_and_batches_in_the_background() -> None:
+    store = SlowStore()
+    sink = PoolEventSink(store, flush_interval_s=0.1, batch_size=100)
+    started = time.perf_counter()
+    for n in range(500):
+        sink.record(CapturedEvent("terminal.started", "/w", "terminal", {"command": f"x{n}"}))
+    assert time.perf_counter() - started < 0.25  # the writes take >= 0.25 s; record never waits for them
+    sink.flush(10)
+    assert sum(len(batch) for batch in store.batches) == 500
+    assert all(len(batch) <= 100 for batch in store.batches) and len(store.batches) >= 5
+    sink.close()
+    assert sink.stats.persisted == 500 and sink.stats.dropped == 0
+
+
+def test_a_failed_write_is_retried_with_the_same_batch() -> None:
+    store = SlowStore(fail_first=2)
+    sink = PoolEventSink(store, flush_interval_s=0.05, retry_backoff_s=(0.01, 0.05))
+    sink.record(CapturedEvent("terminal.started", "/w", "terminal", {"command": "x"}))
+    sink.close()
+    assert [len(batch) for batch in store.batches] == [1] and sink.stats.failed_writes == 2
+
+
+def test_payload_strings_are_redacted_before_the_pool(fast_store: MemoryStore) -> None:
+    secret = "ghp_Zx9Q2mK7vT4bN8cR1wY6uE3sA5dF0gH2jL4p"
+    sink = PoolEventSink(fast_store)
+    when = datetime(2026, 3, 1, 12, 0, 0)
+    sink.record(
+        CapturedEvent(
+            "terminal.ended",
+            "/w",
+            "terminal",
+            {
+                "command": f"git clone https://x-access-token:{secret}@github.com/acme/api.git",
+                "exit_code": 128,
+                "output_tail": f"export GITHUB_TOKEN={secret}\nfatal: Authentication failed",
+                "nested": [{"env": f"TOKEN={secret}"}],
+            },
+            when,
+        )
+    )
+    sink.close()
+    (row,) = fast_store.read_events()
+    assert secret not in row.payload and "[REDACTED:" in row.payload
+    payload = json.loads(row.payload)
+    assert payload["exit_code"] == 128 and "Authentication failed" in payload["output_tail"]
+    assert row.time == when and row.episode_id == "" and row.id.startswith("evt_")
+
+
+def test_resending_an_event_with_a_stable_id_stores_it_once(fast_store: MemoryStore) -> None:
+    event = CapturedEvent("shell.command", "/w", "shell-hook", {"command": "make"}, id="evt_stable")
+    sink = PoolEventSink(fast_store)
+    sink.record(event)
+    sink.flush()
+    sink.record(event)
+    sink.close()
+    assert fast_store.count_events() == 1
