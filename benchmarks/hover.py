@@ -108,6 +108,11 @@ async def hover_latencies(client: Any, uri: str, lines: range) -> list[float]:
     return samples
 
 
+def note(message: str) -> None:
+    sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
 def count_events(pool: Path) -> int:
     import lancedb
 
@@ -148,9 +153,11 @@ async def measure(pool: Path, workspace: Path, hovers: int, rate: int) -> dict[s
             )
         )
     )
+    note(f"pool ready after {ready_s:.1f} s; hovering")
     await hover_latencies(client, uri, range(WARMUP))
     idle = await hover_latencies(client, uri, range(WARMUP, WARMUP + hovers))
 
+    note(f"idle p50 {percentiles(idle)[0]:.1f} ms; now with events")
     before = count_events(pool)
     stop = asyncio.Event()
     sent = [0]
@@ -162,6 +169,7 @@ async def measure(pool: Path, workspace: Path, hovers: int, rate: int) -> dict[s
     elapsed = time.perf_counter() - load_started + 1.0
     stop.set()
     await sender
+    note(f"loaded p50 {percentiles(loaded)[0]:.1f} ms; {sent[0]} events sent; waiting for them to be stored")
     achieved = sent[0] / elapsed
     drain_started = time.perf_counter()
     persisted = count_events(pool) - before
@@ -240,7 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for size in sizes:
             root = work / f"pool-{size}"
             shutil.rmtree(root, ignore_errors=True)
+            note(f"building a pool of {size}")
             build_s = build(root, size, embedder)
+            note(f"built in {build_s:.1f} s")
             workspace = root / "ws"
             workspace.mkdir()
             figures = asyncio.run(measure(root / "pool", workspace, args.hovers, args.rate))

@@ -8,14 +8,17 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from memory_store.config import ConfigError, StoreConfig, load_config
 from memory_store.embedding import EmbedderError
+from memory_store.errors import MemoryNotFound, PoolError
 from memory_store.jsonl import memory_to_object
 from memory_store.locking import PoolBusy
 from memory_store.records import Kind, Memory, MemoryDraft, Provenance, SearchHit, SearchQuery, Status
-from memory_store.store import MemoryNotFound, MemoryStore, PoolError
+
+if TYPE_CHECKING:
+    from memory_store.store import MemoryStore
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +256,30 @@ def cmd_stats(store: MemoryStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shell_hook(config: StoreConfig, args: argparse.Namespace) -> int:
+    from server.capture.shell_hook import run_shell_hook
+
+    sys.stdout.write(run_shell_hook(args.shell, pool_dir=config.pool_dir))
+    return 0
+
+
+def cmd_distill(store: MemoryStore, args: argparse.Namespace) -> int:
+    from server.distill.cli import run_distill
+
+    return run_distill(store, redo=args.redo, episode_ids=tuple(args.episode))
+
+
+def cmd_serve(config: StoreConfig, args: argparse.Namespace) -> int:
+    from server.main import run
+
+    forwarded = ["--db", str(config.pool_dir)]
+    if args.tcp:
+        forwarded += ["--tcp", args.tcp]
+    if args.log_level:
+        forwarded += ["--log-level", args.log_level]
+    return run(forwarded)
+
+
 def cmd_optimize(store: MemoryStore, _args: argparse.Namespace) -> int:
     print(store.maintain(force=True))
     return 0
@@ -370,6 +397,20 @@ def _add_pool_commands(commands: Subcommands) -> None:
     optimize = commands.add_parser("optimize", help="build or refresh the search index and compact the pool")
     optimize.set_defaults(handler=cmd_optimize)
 
+    distill = commands.add_parser("distill", help="distill finished episodes into memories (again)")
+    distill.add_argument("--redo", action="store_true", help="re-distill episodes distilled before")
+    distill.add_argument("--episode", action="append", default=[], metavar="ID", help="only these")
+    distill.set_defaults(handler=cmd_distill)
+
+    hook = commands.add_parser("shell-hook", help="print a snippet that logs a shell's commands for capture")
+    hook.add_argument("shell", choices=["bash", "zsh", "fish"])
+    hook.set_defaults(config_handler=cmd_shell_hook)
+
+    serve = commands.add_parser("serve", help="run the language server (stdio unless --tcp)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead of stdio")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(config_handler=cmd_serve)
+
 
 def _open_store(config: StoreConfig) -> MemoryStore:
     from memory_store.store import open_store
@@ -387,6 +428,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         config = load_config(db=Path(args.db) if args.db else None)
+        config_handler = getattr(args, "config_handler", None)
+        if config_handler is not None:
+            handled: int = config_handler(config, args)
+            return handled
         store = _open_store(config)
         result: int = args.handler(store, args)
         return result

@@ -16,6 +16,14 @@ import numpy as np
 
 from memory_store.config import StoreConfig
 from memory_store.embedding import CachedEmbedder, Embedder
+from memory_store.errors import (
+    EmbedderMismatch,
+    MemoryNotFound,
+    PoolCorrupt,
+    PoolError,
+    PoolReadError,
+    PoolVersionError,
+)
 from memory_store.locking import PoolLock
 from memory_store.ranking import rank
 from memory_store.records import (
@@ -49,26 +57,6 @@ LOCK_FILE = "write.lock"
 _READ_COLUMNS = [name for name in MemoryFields.model_fields if name != "embedding_key"]
 
 
-class PoolError(RuntimeError):
-    """The pool cannot be used as it is; the message says why and what to do."""
-
-
-class PoolVersionError(PoolError):
-    """The pool was written by a newer Carryover."""
-
-
-class PoolCorrupt(PoolError):
-    """The pool's files cannot be read."""
-
-
-class EmbedderMismatch(PoolError):
-    """The pool's vectors came from another embedder than the one configured now."""
-
-
-class PoolReadError(PoolError):
-    """LanceDB failed while reading or writing the pool's files (damaged or missing data files)."""
-
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -88,10 +76,6 @@ def storage_errors(method: Callable[P, R]) -> Callable[P, R]:
             raise PoolReadError(f"the pool at {where} could not be read or written: {error}") from error
 
     return wrapper
-
-
-class MemoryNotFound(KeyError):
-    """No memory has that id."""
 
 
 @attrs.frozen
@@ -841,3 +825,22 @@ def open_store(config: StoreConfig, embedder: Embedder | None = None) -> MemoryS
     from memory_store.embedding.factory import make_embedder
 
     return MemoryStore(config, embedder or make_embedder(config.embedder))
+
+
+__all__ = [
+    "EmbedderMismatch",
+    "MemoryNotFound",
+    "MemoryStore",
+    "PoolCorrupt",
+    "PoolCounts",
+    "PoolError",
+    "PoolMeta",
+    "PoolReadError",
+    "PoolVersionError",
+    "embedding_key",
+    "open_store",
+    "redact_draft",
+    "row_to_memory",
+    "storage_errors",
+    "utcnow",
+]

@@ -9,12 +9,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
+import stat
+import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 from lsprotocol import types as lsp
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
@@ -111,6 +116,39 @@ class CarryoverServer(LanguageServer):
         self.analyses: dict[str, Any] = {}
         """Per document: the latest inline analysis (features/inline.py)."""
         self.debounced: dict[str, asyncio.Task[Any]] = {}
+
+    # ----- transport ------------------------------------------------------------------------------
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve over stdio. When stdin is a pipe or socket (how editors start servers) it is read by
+        the event loop itself; pygls' reader would hop to a thread for every header line and body,
+        which at hundreds of notifications a second costs more than handling them."""
+        if stdin is not None or not _is_pipe(sys.stdin.fileno()):
+            super().start_io(stdin, stdout)
+            return
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(self._serve_pipe())
+        except BrokenPipeError:
+            logger.error("the connection to the client is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
+
+    async def _serve_pipe(self) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=64 * 2**20)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+        assert self._stop_event is not None
+        await run_async(
+            stop_event=self._stop_event,
+            reader=reader,
+            protocol=self.protocol,
+            logger=logging.getLogger("pygls.io_"),
+            error_handler=self.report_server_error,
+        )
 
     # ----- the pool -------------------------------------------------------------------------------
 
@@ -251,6 +289,14 @@ class CarryoverServer(LanguageServer):
             await self.workers.run(self.sink.flush, 5.0)
         self.client_log.detach()
         self.workers.shutdown()
+
+
+def _is_pipe(fd: int) -> bool:
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def create_server(options: ServerOptions | None = None) -> CarryoverServer:

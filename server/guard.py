@@ -19,6 +19,25 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def guarded_sync(name: str) -> Callable[[Callable[P, R]], Callable[P, R | None]]:
+    """``guarded`` for plain functions (notifications that have nothing to await: no task each)."""
+
+    def decorate(handler: Callable[P, R]) -> Callable[P, R | None]:
+        @functools.wraps(handler)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | None:
+            try:
+                return handler(*args, **kwargs)
+            except JsonRpcException:
+                raise
+            except Exception:
+                logger.exception("%s failed", name)
+                return None
+
+        return wrapper
+
+    return decorate
+
+
 def guarded(name: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R | None]]]:
     def decorate(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | None]]:
         @functools.wraps(handler)

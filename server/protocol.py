@@ -8,6 +8,7 @@ notification is logged and dropped (notifications have no answer).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from typing import Any
 
@@ -18,6 +19,9 @@ from pygls.protocol import LanguageServerProtocol
 from server.wire import CUSTOM_NOTIFICATIONS
 
 logger = logging.getLogger(__name__)
+
+
+_CUSTOM_TYPES = frozenset(CUSTOM_NOTIFICATIONS.values())
 
 
 class _Answered:
@@ -62,5 +66,10 @@ class CarryoverProtocol(LanguageServerProtocol):
 
     def handle_message(self, message: Any) -> None:
         if message is ANSWERED:
+            return
+        if type(message) in _CUSTOM_TYPES and not self._shutdown:
+            # The hot path (a busy terminal sends hundreds a second): pygls would first test the
+            # message against its runtime-checkable protocols, which costs more than handling it.
+            contextvars.copy_context().run(self._handle_notification, message.method, message.params)
             return
         super().handle_message(message)

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 
 from memory_store.schema import EventRow

@@ -140,7 +140,8 @@ def test_zsh_hook(tmp_path: Path, workspace: Path) -> None:
     log = tmp_path / "zsh" / "commands.jsonl"
     snippet = tmp_path / "hook.zsh"
     snippet.write_text(shell_hook_snippet("zsh", log))
-    script = f"setopt histignorespace\nsource {snippet}\ncd {workspace}\n./check.sh\nprint -r -- 'tab\there'\n echo hidden\n"
+    lines = ["setopt histignorespace", f"source {snippet}", f"cd {workspace}", "./check.sh"]
+    script = "\n".join([*lines, "print -r -- 'tab\there'", " echo hidden", ""])
     subprocess.run(
         ["zsh", "-f", "-i"],
         input=script.encode(),

@@ -35,13 +35,17 @@ WRITER = textwrap.dedent(
     base, mode = Path(sys.argv[1]), sys.argv[2]
     store = MemoryStore(pool_config(base), HashEmbedder())
     sink = PoolEventSink(store, flush_interval_s=0.2, batch_size=1000)
+
+    def event(n):
+        return CapturedEvent("shell.command", "/w", "shell-hook", {"command": f"make {n}", "exit_code": 0})
+
     for n in range(40):
-        sink.record(CapturedEvent("shell.command", "/w", "shell-hook", {"command": f"make {n}", "exit_code": 0}))
+        sink.record(event(n))
     if mode == "kill":
         sink.flush()
         print("FLUSHED", flush=True)
         for n in range(40, 80):
-            sink.record(CapturedEvent("shell.command", "/w", "shell-hook", {"command": f"make {n}", "exit_code": 0}))
+            sink.record(event(n))
         time.sleep(60)
     # mode "exit": leave without close(); the interpreter's exit flushes
     """

@@ -80,7 +80,7 @@ def test_sessions_become_the_four_kinds_with_outcomes_and_provenance(filled: Mem
     outcomes = {(m.kind, m.outcome) for m in memories}
     assert (Kind.INSIGHT, Outcome.FAILURE) in outcomes and (Kind.INSIGHT, Outcome.SUCCESS) in outcomes
     languages = {language for memory in memories for language in memory.languages}
-    assert LANGUAGES <= languages
+    assert languages >= LANGUAGES
     tools = {tool for memory in memories for tool in memory.tools}
     assert {"pytest", "npm", "cargo", "go", "mvn", "tsc", "mypy", "docker"} <= tools
     assert {m.scope for m in memories if m.kind in (Kind.TRAJECTORY, Kind.SUMMARY)} == {Scope.PROJECT}

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - real error lines are kept whole
 """Insight rules: each shape recognised from real error text of several languages and tools; every
 rule insight passes the generality checker; the checker catches what must not be in an insight."""
 

@@ -264,6 +264,7 @@ def test_cached_embedder_same_vectors_no_recompute(embedder: MiniLMEmbedder) -> 
     mixed = cached.embed([texts[0], "Squash fixup commits before merging."])
     assert counting.calls == 2 and counting.texts_embedded == 3
     np.testing.assert_array_equal(mixed[0], first[0])
-    np.testing.assert_allclose(mixed, embedder.embed([texts[0], "Squash fixup commits before merging."]),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        mixed, embedder.embed([texts[0], "Squash fixup commits before merging."]), atol=1e-6
+    )
     assert cached.name == MODEL_NAME and cached.dimension == 384

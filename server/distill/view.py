@@ -33,7 +33,8 @@ LANGUAGE_ID_ALIASES = {
     "objective-c": "c",
 }
 NOT_LANGUAGES = frozenset(
-    {"plaintext", "json", "jsonc", "yaml", "toml", "markdown", "ini", "xml", "properties", "log", "csv", "ignore"}
+    {"plaintext", "json", "jsonc", "yaml", "toml", "markdown", "ini", "xml", "properties", "log", "csv"}
+    | {"ignore", "dotenv"}
 )
 
 
@@ -357,14 +358,14 @@ class EpisodeView:
                 if language not in NOT_LANGUAGES:
                     languages[language] = None
         for path in self.paths:
-            language = commands.language_of_path(path.split(", ")[0])
-            if language:
-                languages[language] = None
+            of_path = commands.language_of_path(path.split(", ")[0])
+            if of_path:
+                languages[of_path] = None
         if not languages:
             for name in self.tools:
-                language = commands.language_of_tool(name)
-                if language:
-                    languages[language] = None
+                of_tool = commands.language_of_tool(name)
+                if of_tool:
+                    languages[of_tool] = None
         return tuple(languages)
 
     def identifiers(self) -> set[str]:

@@ -17,7 +17,7 @@ from pygls.uris import to_fs_path
 
 from server.capture.events import CapturedEvent
 from server.editor_state import TerminalRun, error_line
-from server.guard import guarded
+from server.guard import guarded_sync
 from server.wire import (
     DIAGNOSTICS,
     TERMINAL_ENDED,
@@ -36,6 +36,8 @@ OUTPUT_LIMIT = 4000
 """Characters kept of a command's output head and of its tail."""
 DIFF_LIMIT = 8000
 """Characters kept of a saved document's diff."""
+DIFF_INPUT_LIMIT = 400_000
+"""Saves of documents larger than this (before + after, characters) are recorded without a diff."""
 
 
 def bounded(text: str, limit: int, keep_end: bool = False) -> tuple[str, bool]:
@@ -109,15 +111,21 @@ def document_opened(ls: CarryoverServer, item: lsp.TextDocumentItem) -> None:
     )
 
 
-async def document_saved(ls: CarryoverServer, uri: str) -> None:
+def document_saved(ls: CarryoverServer, uri: str) -> None:
     path = to_fs_path(uri) or uri
-    if not ls.capturing or ls.excluded(path):
+    if not ls.capturing or ls.excluded(path) or uri not in ls.workspace.text_documents:
         return
     doc = ls.workspace.get_text_document(uri)
     text = doc.source
     before = ls.editor.saved_text.get(uri, "")
     ls.editor.saved_text[uri] = text
-    diff = await ls.workers.run(saved_diff, before, text, path.rsplit("/", 1)[-1], background=True)
+    # On the loop, so that events keep the order of the notifications; a diff of files this size
+    # takes a few milliseconds. Larger saves are recorded without one.
+    diff = (
+        saved_diff(before, text, path.rsplit("/", 1)[-1])
+        if len(before) + len(text) <= DIFF_INPUT_LIMIT
+        else ""
+    )
     payload = {
         "uri": uri,
         "language_id": doc.language_id or ls.editor.language_ids.get(uri, ""),
@@ -138,8 +146,8 @@ def document_closed(ls: CarryoverServer, uri: str) -> None:
 
 def register(server: CarryoverServer) -> None:
     @server.feature(TERMINAL_STARTED)
-    @guarded(TERMINAL_STARTED)
-    async def terminal_started(ls: CarryoverServer, params: TerminalStartedParams) -> None:
+    @guarded_sync(TERMINAL_STARTED)
+    def terminal_started(ls: CarryoverServer, params: TerminalStartedParams) -> None:
         if ls.excluded(params.cwd):
             return
         ls.capture(
@@ -157,8 +165,8 @@ def register(server: CarryoverServer) -> None:
         )
 
     @server.feature(TERMINAL_ENDED)
-    @guarded(TERMINAL_ENDED)
-    async def terminal_ended(ls: CarryoverServer, params: TerminalEndedParams) -> None:
+    @guarded_sync(TERMINAL_ENDED)
+    def terminal_ended(ls: CarryoverServer, params: TerminalEndedParams) -> None:
         if ls.excluded(params.cwd):
             return
         workspace = ls.workspace_of(params.cwd)
@@ -177,8 +185,8 @@ def register(server: CarryoverServer) -> None:
         )
 
     @server.feature(DIAGNOSTICS)
-    @guarded(DIAGNOSTICS)
-    async def tool_diagnostics(ls: CarryoverServer, params: ToolDiagnosticsParams) -> None:
+    @guarded_sync(DIAGNOSTICS)
+    def tool_diagnostics(ls: CarryoverServer, params: ToolDiagnosticsParams) -> None:
         path = to_fs_path(params.uri) or params.uri
         if ls.excluded(path):
             return

@@ -96,7 +96,13 @@ def forget(ls: CarryoverServer, uri: str) -> None:
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
+def _is_open(ls: CarryoverServer, uri: str) -> bool:
+    return uri in ls.workspace.text_documents
+
+
 async def analyse(ls: CarryoverServer, uri: str) -> None:
+    if not _is_open(ls, uri):
+        return
     info = ls.document(uri)
     marks: list[Mark] = []
     if _wants_inline(ls) and not info.excluded:
@@ -122,7 +128,7 @@ async def analyse(ls: CarryoverServer, uri: str) -> None:
             if hits
         }
         marks = [Mark(site, best[site.situation.name]) for site in sites if site.situation.name in best]
-    if ls.document(uri).version != info.version:
+    if not _is_open(ls, uri) or ls.document(uri).version != info.version:
         return  # the text changed meanwhile: a newer analysis is on its way
     previous = ls.analyses.get(uri)
     analysis = Analysis(info.version, tuple(marks))

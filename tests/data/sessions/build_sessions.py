@@ -1,3 +1,4 @@
+# ruff: noqa: E501, E101, PLR0917 - recorded tool output keeps its long lines and tabs
 """Builds the recorded sessions in this folder (``python tests/data/sessions/build_sessions.py``).
 
 Each ``*.jsonl`` file is one recording: one CapturedEvent-like object a line (``type``, ``workspace``,
