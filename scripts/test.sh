@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/system-deps.sh
 echo "== ruff"
 .venv/bin/ruff check memory_store server tests benchmarks eval
 echo "== mypy"

@@ -196,6 +196,15 @@ async def test_inline_suggestions_lens_hint_and_hint_diagnostic(session: Session
         )
     )
     await eventually(lambda: client.diagnostics.get(uri))
+    # typing (debounced): the hint goes when the shell call goes, comes back with it
+    for version, text in enumerate((SHELL.replace("os.system(target)", "pass"), SHELL), start=2):
+        client.text_document_did_change(
+            lsp.DidChangeTextDocumentParams(
+                text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        )
+        await eventually(lambda: bool(client.diagnostics[uri]) == (text == SHELL))
 
 
 async def test_search_show_and_why(session: Session) -> None:

@@ -235,6 +235,26 @@ def test_guard_comment_in_the_documents_language() -> None:
     assert guard_comment(memory(), "python", "").startswith("# Carryover: ")
 
 
+def test_batch_redaction_equals_redacting_each_text() -> None:
+    import json
+    from pathlib import Path
+
+    from memory_store.redaction import redact_text
+    from server.event_log import SEPARATOR, redact_strings
+
+    data = Path(__file__).parent / "data"
+    texts = [
+        json.loads(line)["text"]
+        for name in ("secrets_corpus.jsonl", "ordinary_code.jsonl")
+        for line in (data / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    assert len(texts) > 100
+    assert redact_strings(texts) == [redact_text(text) for text in texts]
+    odd = ["a" + SEPARATOR + "b", "password = 'hunter22'"]  # a text holding the separator: one by one
+    assert redact_strings(odd) == [redact_text(text) for text in odd]
+
+
 def test_event_payloads_are_redacted_string_by_string() -> None:
     token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
     payload = redact_payload({"command": f"curl -H 'Authorization: token {token}'", "n": 3, "l": [token]})
