@@ -21,15 +21,13 @@ from server.distill.worker import DistillWorker
 from tests.data.sessions.build_sessions import EXPECTED, load_session, session_names
 from tests.test_capture_segment import fast_store
 
-__all__ = ["fast_store"]
+__all__ = ["fast_store"]  # `store` (the MiniLM pool) comes from conftest
 
 LANGUAGES = {"python", "javascript", "rust", "go", "java", "typescript", "dockerfile"}
 
 
-@pytest.fixture
-def filled(fast_store: MemoryStore) -> MemoryStore:
+def fill(store: MemoryStore) -> MemoryStore:
     """Every recording through the sink, segmented as of two hours after the last event."""
-    store = fast_store
     sink = PoolEventSink(store, flush_interval_s=0.05, batch_size=32)
     last = None
     for name in session_names():
@@ -42,8 +40,22 @@ def filled(fast_store: MemoryStore) -> MemoryStore:
     return store
 
 
+@pytest.fixture
+def filled(fast_store: MemoryStore) -> MemoryStore:
+    return fill(fast_store)
+
+
 def test_sessions_become_the_four_kinds_with_outcomes_and_provenance(filled: MemoryStore) -> None:
-    store = filled
+    check_four_kinds_with_outcomes_and_provenance(filled)
+
+
+def test_the_same_with_the_default_embedder(store: MemoryStore) -> None:
+    """The pipeline as a user runs it: the offline MiniLM embedder, whose dedup merges insights that
+    say the same thing across episodes."""
+    check_four_kinds_with_outcomes_and_provenance(fill(store))
+
+
+def check_four_kinds_with_outcomes_and_provenance(store: MemoryStore) -> None:
     episodes = store.list_episodes(FINISHED)
     assert len(episodes) == sum(len(expected) for expected in EXPECTED.values())
     progress: list[tuple[int, int, str]] = []
