@@ -130,6 +130,11 @@ async def measure(pool: Path, workspace: Path, hovers: int, rate: int) -> dict[s
         server_env=env,
     )
     client = await config.start()
+
+    @client.feature("carryover/status")
+    def status(_params: Any) -> None:
+        pass
+
     started = time.perf_counter()
     await client.initialize_session(
         lsp.InitializeParams(

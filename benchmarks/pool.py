@@ -22,6 +22,7 @@ index), and after it for several ``refine_factor`` values.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import hashlib
 import json
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -106,7 +107,11 @@ def dir_size_mb(path: Path) -> float:
 
 
 class VectorCache:
-    """Vectors by sha256(model name, text), kept in two .npy files (digests and float32 rows)."""
+    """Vectors by sha256(model name, text), kept in two .npy files (digests and float32 rows).
+
+    Several benchmark processes may share the cache: ``save`` holds a lock file, merges in what
+    another process saved meanwhile, and replaces both files atomically.
+    """
 
     def __init__(self, directory: Path, model: str, dimension: int) -> None:
         slug = hashlib.sha256(model.encode("utf-8")).hexdigest()[:12]
@@ -114,16 +119,43 @@ class VectorCache:
         self.dimension = dimension
         self.digests_path = directory / f"minilm-{slug}.digests.npy"
         self.vectors_path = directory / f"minilm-{slug}.vectors.npy"
+        self._lock_path = directory / f"minilm-{slug}.lock"
         self._rows: dict[bytes, int] = {}
         self._chunks: list[Matrix] = [np.zeros((0, dimension), dtype=np.float32)]
         self._digests: list[bytes] = []
-        if self.digests_path.exists() and self.vectors_path.exists():
-            digests = np.load(self.digests_path)
-            vectors = np.load(self.vectors_path).astype(np.float32, copy=False)
-            if vectors.shape == (len(digests), dimension):
-                self._digests = [bytes(d) for d in digests]
-                self._rows = {d: i for i, d in enumerate(self._digests)}
-                self._chunks = [vectors]
+        with self._locked(shared=True):
+            self._merge(*self._read_disk())
+
+    @contextlib.contextmanager
+    def _locked(self, shared: bool = False) -> Iterator[None]:
+        import fcntl
+
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a", encoding="ascii") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            yield
+
+    def _read_disk(self) -> tuple[list[bytes], Matrix]:
+        empty = np.zeros((0, self.dimension), dtype=np.float32)
+        if not (self.digests_path.exists() and self.vectors_path.exists()):
+            return [], empty
+        # numpy's S32 drops trailing NUL bytes on the way back: pad them again.
+        digests = [bytes(d).ljust(32, b"\0") for d in np.load(self.digests_path)]
+        vectors = np.load(self.vectors_path).astype(np.float32, copy=False)
+        if vectors.shape != (len(digests), self.dimension):
+            return [], empty
+        return digests, vectors
+
+    def _merge(self, digests: Sequence[bytes], vectors: Matrix) -> None:
+        """Add the rows whose digest is not known yet (the first of duplicates wins)."""
+        kept: list[int] = []
+        for i, digest in enumerate(digests):
+            if digest not in self._rows:
+                self._rows[digest] = len(self._digests)
+                self._digests.append(digest)
+                kept.append(i)
+        if kept:
+            self._chunks.append(np.asarray(vectors[kept], dtype=np.float32))
 
     def digest(self, text: str) -> bytes:
         return hashlib.sha256(f"{self.model}\x1f{text}".encode()).digest()
@@ -150,23 +182,16 @@ class VectorCache:
         return found, missing
 
     def add(self, texts: Sequence[str], vectors: Matrix) -> None:
-        fresh: list[int] = []
-        for i, text in enumerate(texts):
-            digest = self.digest(text)
-            if digest not in self._rows:
-                self._rows[digest] = len(self._digests)
-                self._digests.append(digest)
-                fresh.append(i)
-        self._chunks.append(np.asarray(vectors, dtype=np.float32)[fresh])
+        self._merge([self.digest(text) for text in texts], np.asarray(vectors, dtype=np.float32))
 
     def save(self) -> None:
-        self.digests_path.parent.mkdir(parents=True, exist_ok=True)
-        matrix = self._matrix()
-        digests = np.array(self._digests, dtype="S32")
-        for path, array in ((self.digests_path, digests), (self.vectors_path, matrix)):
-            temporary = path.with_suffix(".tmp.npy")
-            np.save(temporary, array)
-            os.replace(temporary, path)
+        with self._locked():
+            self._merge(*self._read_disk())
+            digests = np.array(self._digests, dtype="S32")
+            for path, array in ((self.digests_path, digests), (self.vectors_path, self._matrix())):
+                temporary = path.with_suffix(".tmp.npy")
+                np.save(temporary, array)
+                os.replace(temporary, path)
 
 
 class PrecomputedEmbedder:

@@ -228,3 +228,39 @@ async def test_distill_without_a_distiller_tells_the_user(session: Session) -> N
 
 async def test_the_server_said_when_the_pool_was_ready(session: Session) -> None:
     assert "status:ready" in session.recorder.refreshes
+
+
+async def test_two_servers_share_one_pool(session: Session) -> None:
+    """A second editor window: its events land in the same table, its pin shows in the first."""
+    client, _ = await start_client(client_config(session.pool))
+    try:
+        await client.initialize_session(initialize_params(session.workspace))
+        await wait_ready(client)
+        found = await command(
+            client, "carryover.search", {"query": "Reproduce the failure before editing", "k": 1}
+        )
+        target = found["hits"][0]["id"]
+        await command(client, "carryover.pin", {"memoryId": target})
+        for index in range(50):
+            session.ended(f"echo first-{index}")
+            client.protocol.notify(
+                "carryover/terminalEnded", {"command": f"echo second-{index}", "cwd": str(session.workspace)}
+            )
+
+        def both() -> bool:
+            commands = {event["payload"]["command"] for event in session.events("terminal.ended")}
+            return {f"echo first-{i}" for i in range(50)} | {
+                f"echo second-{i}" for i in range(50)
+            } <= commands
+
+        await eventually(both)
+        for _ in range(50):  # the first window sees it once it re-reads the pool (every 2 s at most)
+            shown = await command(session.client, "carryover.show", {"memoryId": target})
+            if shown["memory"]["status"] == "pinned":
+                break
+            await asyncio.sleep(0.2)
+        assert shown["memory"]["status"] == "pinned"
+        await command(session.client, "carryover.restore", {"memoryId": target})
+    finally:
+        await client.shutdown_session()
+        await client.stop()

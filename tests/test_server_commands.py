@@ -204,7 +204,8 @@ async def test_inline_suggestions_lens_hint_and_hint_diagnostic(session: Session
                 content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=text)],
             )
         )
-        await eventually(lambda: bool(client.diagnostics[uri]) == (text == SHELL))
+        expected = text == SHELL
+        await eventually(lambda expected=expected: bool(client.diagnostics[uri]) == expected)
 
 
 async def test_search_show_and_why(session: Session) -> None:

@@ -33,7 +33,7 @@ async def line_suggestions(
         language=info.language,
         line_text=info.lines[line],
         diagnostics=diagnostics,
-        sites=sites_on_line(info.lines, line),
+        sites=await ls.workers.run(sites_on_line, info.lines, line),  # a scan of the document
         failing=ls.editor.failing_command(info.workspace),
         workspace=info.workspace or None,
         threshold=settings.relevance_threshold,
