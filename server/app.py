@@ -45,24 +45,15 @@ PENDING_EVENTS = 10_000
 
 
 def default_open_store(db: Path | None, settings: Settings) -> MemoryStore:
-    """Open the pool the way ``carryover`` does (config.toml, environment, ``--db``); an endpoint in
-    the settings replaces the configured embedder with that OpenAI-compatible one."""
-    from memory_store.config import EmbedderConfig, load_config
+    """Open the pool the way ``carryover`` does (config.toml, environment, ``--db``).
+
+    The editor's endpoint settings are for the distillation model, not for embeddings: the pool's
+    embedder is fixed by its config (switching it would make every existing vector incomparable)."""
+    from memory_store.config import load_config
     from memory_store.store import open_store
 
-    config = load_config(db=db)
-    if settings.endpoint:
-        embedder = EmbedderConfig(
-            provider="openai",
-            base_url=settings.endpoint,
-            model=settings.model or config.embedder.model,
-            api_key=settings.key or config.embedder.api_key,
-            dimensions=config.embedder.dimensions,
-        )
-        config = attrs.evolve(config, embedder=embedder)
-    elif settings.model and config.embedder.provider == "openai":
-        config = attrs.evolve(config, embedder=attrs.evolve(config.embedder, model=settings.model))
-    return open_store(config)
+    del settings
+    return open_store(load_config(db=db))
 
 
 def default_sink(store: MemoryStore) -> EventSink:

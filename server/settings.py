@@ -53,7 +53,8 @@ class Surfaces:
 @attrs.frozen
 class Settings:
     endpoint: str = ""
-    """An OpenAI-compatible endpoint for embeddings; empty means the offline embedder."""
+    """An OpenAI-compatible endpoint for the distillation model; empty means offline distillation.
+    (The pool's embedder is set in config.toml, never by the editor.)"""
     model: str = ""
     key: str = attrs.field(default="", repr=False)
     """The endpoint's API key: never logged, never echoed back."""
