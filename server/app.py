@@ -36,6 +36,7 @@ from server.wire import STATUS, StatusParams
 if TYPE_CHECKING:
     from memory_store.records import SearchHit
     from memory_store.store import MemoryStore
+    from server.capture.service import CaptureService
     from server.distill.base import Distiller
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def default_open_store(db: Path | None, settings: Settings) -> MemoryStore:
 
 
 def default_sink(store: MemoryStore) -> EventSink:
+    """Only events, no segmentation or distillation (tests and benchmarks of the event path)."""
     from server.event_log import PoolEventLog
 
     return PoolEventLog(store.config.pool_dir)
@@ -67,8 +69,9 @@ class ServerOptions:
     db: Path | None = None
     """The pool directory (``--db``); None: the configured one."""
     distiller: Distiller | None = None
-    sink_factory: Callable[[MemoryStore], EventSink] = default_sink
-    """Makes the event sink once the pool is open (events captured before wait in memory)."""
+    sink_factory: Callable[[MemoryStore], EventSink] | None = None
+    """Makes the event sink once the pool is open (events captured before wait in memory). None: the
+    full capture service (events, file watchers, the shell log, episodes and distillation)."""
     open_store: Callable[[Path | None, Settings], MemoryStore] = default_open_store
     feature_wait_s: float = 2.0
     """How long hover and friends wait for a pool that is still opening before answering nothing."""
@@ -101,6 +104,7 @@ class CarryoverServer(LanguageServer):
         self.editor = EditorState()
         self.capture_paused = False
         self.sink: EventSink | None = None
+        self.capture_service: CaptureService | None = None
         self.pool_dir: Path | None = None
         self._pending_events: collections.deque[CapturedEvent] = collections.deque(maxlen=PENDING_EVENTS)
         self.client_log = ClientLogHandler(self.window_log_message)
@@ -181,7 +185,15 @@ class CarryoverServer(LanguageServer):
     def _start_sink(self, store: MemoryStore) -> None:
         """The sink lives as long as the server (a reopened pool is the same directory)."""
         self.pool_dir = store.config.pool_dir
-        self.sink = self.options.sink_factory(store)
+        if self.options.sink_factory is not None:
+            self.sink = self.options.sink_factory(store)
+        else:
+            from server.capture.service import CaptureService
+
+            self.capture_service = CaptureService(
+                store, self.folders(), exclude=self.settings.exclude, distiller=self.options.distiller
+            ).start()
+            self.sink = self.capture_service.sink
         while self._pending_events:
             self.sink.record(self._pending_events.popleft())
 
@@ -278,6 +290,8 @@ class CarryoverServer(LanguageServer):
         await self.background.cancel_all()
         if self.sink is not None:
             await self.workers.run(self.sink.flush, 5.0)
+        if self.capture_service is not None:
+            await self.workers.run(self.capture_service.stop)
         self.client_log.detach()
         self.workers.shutdown()
 

@@ -1,7 +1,7 @@
 """The language server end to end: what the editor reports (custom notifications, document
 lifecycle) reaches the event sink as CapturedEvents with the payload keys of
 server/capture/events.py; pause/resume, the capture setting, exclusions, log levels, and "distill
-now" with no distiller. Events are read back from the pool's events table."""
+now" turning a terminal episode into memories. Events are read back from the pool's events table."""
 
 from __future__ import annotations
 
@@ -217,13 +217,37 @@ async def test_log_messages_follow_the_chosen_level(session: Session) -> None:
     await eventually(lambda: [m for m in client.log_messages[before:] if "capture paused" in m.message])
 
 
-async def test_distill_without_a_distiller_tells_the_user(session: Session) -> None:
-    result = await command(session.client, "carryover.distill", {})
-    assert result["distilled"] is False and "no distiller is configured" in result["message"]
-    assert any("no distiller is configured" in message.message for message in session.client.messages)
-    assert not [
-        token for token in session.client.progress_reports if str(token).startswith("carryover-distill")
-    ]
+async def test_terminal_episode_becomes_memories_on_distill_now(tmp_path: Path) -> None:
+    """A fresh editor window: a failing test run, a change, the same run passing; "distill now"
+    segments it into a validated episode and the default (offline) distiller writes its memories,
+    with progress reported."""
+    pool = seeded_pool(tmp_path)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    client, recorder = await start_client(client_config(pool))
+    window = Session(client, recorder, workspace, pool)
+    try:
+        await client.initialize_session(initialize_params(workspace))
+        await wait_ready(client)
+        failure = (
+            "FAILED tests/test_api.py::test_lookup - TypeError: 'NoneType' object is not subscriptable\n"
+            "1 failed, 3 passed in 0.12s"
+        )
+        for line, code, output in (
+            ("pytest -x tests/test_api.py", 1, failure),
+            ("sed -i 's/x/y/' src/api.py", 0, ""),
+            ("pytest -x tests/test_api.py", 0, "4 passed in 0.10s"),
+        ):
+            window.ended(line, exitCode=code, outputHead=output, outputTail=output)
+        await eventually(lambda: len(window.events("terminal.ended")) >= 3)
+        result = await command(client, "carryover.distill", {})
+        assert result["distilled"] is True, result
+        assert result["episodes"] == 1 and result["added"] >= 3, result
+        assert [t for t in client.progress_reports if str(t).startswith("carryover-distill")]
+        found = await command(client, "carryover.search", {"query": "pytest -x tests", "k": 10})
+        assert any(hit["kind"] == "trajectory" and "pytest" in hit["tools"] for hit in found["hits"]), found
+    finally:
+        await client.shutdown_session()
 
 
 async def test_the_server_said_when_the_pool_was_ready(session: Session) -> None:

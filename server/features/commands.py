@@ -194,13 +194,18 @@ async def why(ls: CarryoverServer, args: WhyArgs) -> dict[str, Any]:
 async def distill(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
     """Distil the finished episodes now (server/distill's ``Distiller.distill_pending``), reporting
     progress with workDoneProgress. Takes no arguments (an options object, if sent, is ignored)."""
-    distiller = ls.options.distiller
+    service = ls.capture_service
+    distiller = ls.options.distiller or (service.worker.distiller if service is not None else None)
     if distiller is None:
         ls.show(NO_DISTILLER)
         return {"distilled": False, "message": NO_DISTILLER}
     store = await _store(ls)
     if ls.sink is not None:
         await ls.workers.run(ls.sink.flush, 5.0)
+    if service is not None:
+        from server.capture.segment import segment_pending
+
+        await ls.workers.run(segment_pending, store, background=True)
     progress = ls.work_done_progress
     token = f"carryover-distill-{uuid.uuid4().hex[:12]}"
     reporting = ls.client_supports("window", "work_done_progress")
