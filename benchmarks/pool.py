@@ -338,6 +338,8 @@ class BuildStats:
     last_batch: dict[str, float] = field(default_factory=dict)
     maintain_s: float = 0.0
     maintain_said: str = ""
+    compact_s: float = 0.0
+    compact_said: str = ""
     add_p50_ms: float = 0.0
     add_embed_p50_ms: float = 0.0
     add_kinds: str = ""
@@ -441,6 +443,8 @@ def measure_search(spec: dict[str, Any]) -> dict[str, Any]:
     index = store.vector_index()
     out["index"] = f"{index.index_type}" if index is not None else "none (exact)"
     out["rows"] = store.count()
+    data = Path(spec["root"]) / "pool" / "memories.lance" / "data"
+    out["data_files"] = len(list(data.iterdir())) if data.is_dir() else 0
     _, first = timed(store.search, SearchQuery(text="first search after opening the pool", k=5))
     out["first_search_ms"] = first * 1000
 
@@ -637,6 +641,13 @@ def build_section(builds: Sequence[dict[str, Any]], embed: dict[str, Any]) -> li
         "the embedding of the same text alone in parentheses.",
         "",
     ]
+    for b in builds:
+        if b["compact_said"]:
+            lines += [
+                f"Then `maintain(force=True)` at {b['size']:,}: {b['compact_said']} "
+                f"({b['compact_s']:.1f} s).",
+                "",
+            ]
     return lines
 
 
@@ -644,14 +655,16 @@ def search_section(searches: Sequence[dict[str, Any]]) -> list[str]:
     lines = [
         "## Search (`MemoryStore.search`, k=5, pure-cosine ranking), ms p50 / p95 / p99",
         "",
-        "| pool | index | cold (query embedded) | warm (cached query vector) | query embedding alone "
+        "| pool, state | index, data files | cold (query embedded) | warm (cached query vector) "
+        "| query embedding alone "
         "| LanceDB query alone | `to_pylist` | row_to_memory + rank | numpy exact floor | recall@5 "
         "| RSS base → loaded / max MB | open ms / first search ms |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | ---: | --- | --- |",
     ]
     for s in searches:
         lines.append(
-            f"| {s['rows']:,} | {s['index']} | {fmt(s['cold_ms'])} | {fmt(s['warm_ms'])} "
+            f"| {s['rows']:,}, {s['label']} | {s['index']}, {s['data_files']} | {fmt(s['cold_ms'])} "
+            f"| {fmt(s['warm_ms'])} "
             f"| {fmt(s['embed_ms'][:2])} "
             f"| {fmt(s['lance_query_ms'][:2])} | {fmt(s['to_pylist_ms'][:2], 2)} "
             f"| {fmt(s['row_to_memory_rank_ms'][:2], 2)} | {fmt(s['floor_ms'][:2], 2)} | {s['recall']:.3f} "
@@ -725,18 +738,20 @@ def phase_section(builds: Sequence[dict[str, Any]]) -> list[str]:
 def aim_section(searches: Sequence[dict[str, Any]]) -> list[str]:
     if not searches:
         return []
-    largest = max(searches, key=lambda s: (s["rows"], s["index"] != "none (exact)"))
-    p95 = largest["cold_ms"][1]
-    verdict = "meets" if p95 <= AIM_P95_MS and largest["recall"] >= AIM_RECALL else "misses"
-    return [
-        "## Against the aim (p95 ≤ 20 ms with the query embedding, recall ≥ 0.95)",
-        "",
-        f"At {largest['rows']:,} memories ({largest['index']}): cold p95 {p95:.1f} ms, warm p95 "
-        f"{largest['warm_ms'][1]:.1f} ms, recall@5 {largest['recall']:.3f} — **{verdict}** the aim. "
-        f"The query embedding alone is {largest['embed_ms'][0]:.1f} ms p50 / "
-        f"{largest['embed_ms'][1]:.1f} ms p95.",
-        "",
-    ]
+    largest = max(s["rows"] for s in searches)
+    lines = ["## Against the aim (p95 ≤ 20 ms with the query embedding, recall ≥ 0.95)", ""]
+    for s in searches:
+        if s["rows"] != largest:
+            continue
+        p95 = s["cold_ms"][1]
+        verdict = "meets" if p95 <= AIM_P95_MS and s["recall"] >= AIM_RECALL else "misses"
+        lines.append(
+            f"- {s['rows']:,}, {s['label']} ({s['index']}): cold p95 {p95:.1f} ms, warm p95 "
+            f"{s['warm_ms'][1]:.1f} ms, recall@5 {s['recall']:.3f}: **{verdict}** the aim "
+            f"(query embedding alone {s['embed_ms'][0]:.1f} ms p50 / {s['embed_ms'][1]:.1f} ms p95)."
+        )
+    lines.append("")
+    return lines
 
 
 # -------------------------------------------------------------------------------------- running
@@ -806,9 +821,13 @@ def run_size(
     searches: list[dict[str, Any]] = []
     indexed = size >= store.config.index_min_rows
     if indexed:
-        searches.append(search_in_child(root, f"{size} before maintain", queries, ()))
+        searches.append(search_in_child(root, "before maintain()", queries, ()))
     stats.maintain_said, stats.maintain_s = timed(store.maintain)
-    searches.append(search_in_child(root, f"{size}", queries, REFINE_FACTORS if indexed else ()))
+    label = "after maintain()" if indexed else "after build"
+    searches.append(search_in_child(root, label, queries, REFINE_FACTORS if indexed else ()))
+    if indexed:  # maintain() builds the index but leaves one fragment per write; force compacts them
+        stats.compact_said, stats.compact_s = timed(store.maintain, True)
+        searches.append(search_in_child(root, "after maintain(force=True)", queries, ()))
     single_adds(store, extra, embedder, stats)
     stats.disk_mb = dir_size_mb(root)
     del store

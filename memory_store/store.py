@@ -158,6 +158,11 @@ def row_to_memory(row: dict[str, Any]) -> Memory:
     )
 
 
+def _group_label(kind: Kind, outcome: Outcome) -> str:
+    """Memories merge only within one kind and one outcome."""
+    return f"{kind.value}/{outcome.value}"
+
+
 def _union(first: Iterable[str], second: Iterable[str]) -> list[str]:
     return sorted(set(first) | set(second))
 
@@ -276,20 +281,24 @@ class MemoryStore:
         now = utcnow()
         ids = [draft.id or draft.content_id() for draft in drafts]
         existing_by_id = {memory.id: memory for memory in self._get_many(ids)}
-        pool_ids, pool_vectors, pool_groups = self._vectors_for_dedup({(d.kind, d.outcome) for d in drafts})
+        pool_ids, pool_vectors, pool_groups = self._vectors_for_dedup({d.kind for d in drafts})
+        # One matrix product for the whole batch: similarity of every pool row to every draft.
+        pool_similarities = pool_vectors @ np.asarray(vectors, dtype=np.float32).T
         rows: dict[str, dict[str, Any]] = {}
         results: list[WriteResult] = []
         batch_ids: list[str] = []
         batch_vectors: list[np.ndarray] = []
-        batch_groups: list[tuple[Kind, Outcome]] = []
-        for draft, key, vector, memory_id in zip(drafts, keys, vectors, ids, strict=True):
-            group = (draft.kind, draft.outcome)
+        batch_groups: list[str] = []
+        for column, (draft, key, vector, memory_id) in enumerate(
+            zip(drafts, keys, vectors, ids, strict=True)
+        ):
+            group = _group_label(draft.kind, draft.outcome)
             target = memory_id if (memory_id in existing_by_id or memory_id in rows) else None
             if target is None:
-                target = self._nearest_duplicate(vector, group, pool_ids, pool_vectors, pool_groups)
-            if target is None:
+                target = self._nearest_duplicate(pool_similarities[:, column], pool_groups == group, pool_ids)
+            if target is None and batch_ids:
                 target = self._nearest_duplicate(
-                    vector, group, batch_ids, np.asarray(batch_vectors), batch_groups
+                    np.asarray(batch_vectors) @ vector, np.asarray(batch_groups) == group, batch_ids
                 )
             if target is None:
                 rows[memory_id] = self._new_row(draft, memory_id, key, vector, now)
@@ -314,29 +323,22 @@ class MemoryStore:
         return dict(table.to_pylist()[0])
 
     def _nearest_duplicate(
-        self,
-        vector: np.ndarray,
-        group: tuple[Kind, Outcome],
-        ids: Sequence[str],
-        matrix: np.ndarray,
-        groups: Sequence[tuple[Kind, Outcome]],
+        self, similarities: np.ndarray, same_group: np.ndarray, ids: Sequence[str]
     ) -> str | None:
-        if len(ids) == 0:
+        """The id of the most similar memory in the same group, if it is similar enough to merge."""
+        if len(ids) == 0 or not same_group.any():
             return None
-        similarities = matrix @ vector
-        mask = np.fromiter((g == group for g in groups), dtype=bool, count=len(groups))
-        similarities = np.where(mask, similarities, -np.inf)
-        best = int(np.argmax(similarities))
-        if similarities[best] >= self.config.dedup_threshold:
+        masked = np.where(same_group, similarities, -np.inf)
+        best = int(np.argmax(masked))
+        if masked[best] >= self.config.dedup_threshold:
             return ids[best]
         return None
 
-    def _vectors_for_dedup(
-        self, groups: set[tuple[Kind, Outcome]]
-    ) -> tuple[list[str], np.ndarray, list[tuple[Kind, Outcome]]]:
+    def _vectors_for_dedup(self, kinds_written: set[Kind]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Ids, vectors and ``kind/outcome`` labels of every memory of the kinds being written."""
         from lancedb.expr import col, lit
 
-        kinds = sorted({kind.value for kind, _ in groups})
+        kinds = sorted(kind.value for kind in kinds_written)
         table = (
             self._memories.search()
             .where(col("kind").isin([lit(kind) for kind in kinds]))
@@ -345,17 +347,14 @@ class MemoryStore:
             .to_arrow()
         )
         if table.num_rows == 0:
-            return [], np.zeros((0, self.meta.dimension), dtype=np.float32), []
+            return [], np.zeros((0, self.meta.dimension), dtype=np.float32), np.array([], dtype=str)
         ids = table.column("id").to_pylist()
         matrix = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
         matrix = matrix.reshape(table.num_rows, self.meta.dimension)
-        row_groups = [
-            (Kind(kind), Outcome(outcome))
-            for kind, outcome in zip(
-                table.column("kind").to_pylist(), table.column("outcome").to_pylist(), strict=True
-            )
-        ]
-        return ids, matrix, row_groups
+        kinds_column = np.asarray(table.column("kind").to_numpy(zero_copy_only=False), dtype=str)
+        outcomes_column = np.asarray(table.column("outcome").to_numpy(zero_copy_only=False), dtype=str)
+        labels = np.char.add(np.char.add(kinds_column, "/"), outcomes_column)
+        return ids, matrix, labels
 
     def _new_row(
         self, draft: MemoryDraft, memory_id: str, key: str, vector: np.ndarray, now: datetime
