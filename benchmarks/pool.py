@@ -443,8 +443,7 @@ def measure_search(spec: dict[str, Any]) -> dict[str, Any]:
     index = store.vector_index()
     out["index"] = f"{index.index_type}" if index is not None else "none (exact)"
     out["rows"] = store.count()
-    data = Path(spec["root"]) / "pool" / "memories.lance" / "data"
-    out["data_files"] = len(list(data.iterdir())) if data.is_dir() else 0
+    out["fragments"] = int(store._memories.stats()["fragment_stats"]["num_fragments"])
     _, first = timed(store.search, SearchQuery(text="first search after opening the pool", k=5))
     out["first_search_ms"] = first * 1000
 
@@ -655,7 +654,7 @@ def search_section(searches: Sequence[dict[str, Any]]) -> list[str]:
     lines = [
         "## Search (`MemoryStore.search`, k=5, pure-cosine ranking), ms p50 / p95 / p99",
         "",
-        "| pool, state | index, data files | cold (query embedded) | warm (cached query vector) "
+        "| pool, state | index, fragments | cold (query embedded) | warm (cached query vector) "
         "| query embedding alone "
         "| LanceDB query alone | `to_pylist` | row_to_memory + rank | numpy exact floor | recall@5 "
         "| RSS base → loaded / max MB | open ms / first search ms |",
@@ -663,7 +662,7 @@ def search_section(searches: Sequence[dict[str, Any]]) -> list[str]:
     ]
     for s in searches:
         lines.append(
-            f"| {s['rows']:,}, {s['label']} | {s['index']}, {s['data_files']} | {fmt(s['cold_ms'])} "
+            f"| {s['rows']:,}, {s['label']} | {s['index']}, {s['fragments']} | {fmt(s['cold_ms'])} "
             f"| {fmt(s['warm_ms'])} "
             f"| {fmt(s['embed_ms'][:2])} "
             f"| {fmt(s['lance_query_ms'][:2])} | {fmt(s['to_pylist_ms'][:2], 2)} "
