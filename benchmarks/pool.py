@@ -443,7 +443,8 @@ def measure_search(spec: dict[str, Any]) -> dict[str, Any]:
     index = store.vector_index()
     out["index"] = f"{index.index_type}" if index is not None else "none (exact)"
     out["rows"] = store.count()
-    out["fragments"] = int(store._memories.stats()["fragment_stats"]["num_fragments"])
+    table_stats: Any = store._memories.stats()
+    out["fragments"] = int(table_stats["fragment_stats"]["num_fragments"])
     _, first = timed(store.search, SearchQuery(text="first search after opening the pool", k=5))
     out["first_search_ms"] = first * 1000
 

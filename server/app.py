@@ -57,6 +57,19 @@ def default_open_store(db: Path | None, settings: Settings) -> MemoryStore:
     return open_store(load_config(db=db))
 
 
+def distiller_for(settings: Settings) -> Distiller:
+    """The model distiller at the editor's endpoint when one is set, else the environment's
+    (CARRYOVER_DISTILL_*), else the offline rules. Nothing is sent anywhere unless configured."""
+    from server.distill.llm import LLMSettings, make_distiller
+
+    chosen = None
+    if settings.endpoint:
+        chosen = LLMSettings(
+            model=settings.model or "default", base_url=settings.endpoint, api_key=settings.key or None
+        )
+    return make_distiller(chosen)
+
+
 def default_sink(store: MemoryStore) -> EventSink:
     """Only events, no segmentation or distillation (tests and benchmarks of the event path)."""
     from server.event_log import PoolEventLog
@@ -191,7 +204,10 @@ class CarryoverServer(LanguageServer):
             from server.capture.service import CaptureService
 
             self.capture_service = CaptureService(
-                store, self.folders(), exclude=self.settings.exclude, distiller=self.options.distiller
+                store,
+                self.folders(),
+                exclude=self.settings.exclude,
+                distiller=self.options.distiller or distiller_for(self.settings),
             ).start()
             self.sink = self.capture_service.sink
         while self._pending_events:

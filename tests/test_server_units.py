@@ -273,3 +273,16 @@ async def test_background_task_errors_are_logged(caplog: pytest.LogCaptureFixtur
         await asyncio.sleep(0)
     assert len(background) == 0
     assert any("doomed failed" in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+def test_the_editor_endpoint_chooses_the_model_distiller(monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.app import distiller_for
+    from server.distill.llm import LLMDistiller
+    from server.distill.offline import OfflineDistiller
+
+    for name in ("CARRYOVER_DISTILL_MODEL", "CARRYOVER_DISTILL_BASE_URL", "CARRYOVER_DISTILL_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert isinstance(distiller_for(Settings()), OfflineDistiller)
+    chosen = distiller_for(Settings(endpoint="http://127.0.0.1:9/v1", model="m", key="sk-k"))
+    assert isinstance(chosen, LLMDistiller)
+    assert chosen.settings.base_url == "http://127.0.0.1:9/v1" and chosen.settings.model == "m"
