@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from memory_store.config import ConfigError, StoreConfig, load_config
 from memory_store.embedding import EmbedderError
 from memory_store.errors import MemoryNotFound, PoolError
-from memory_store.jsonl import memory_to_object
+from memory_store.jsonl import memory_to_json
 from memory_store.locking import PoolBusy
 from memory_store.records import Kind, Memory, MemoryDraft, Provenance, SearchHit, SearchQuery, Status
 
@@ -56,20 +56,6 @@ def hit_to_json(hit: SearchHit) -> dict[str, Any]:
             "pinned": hit.why.pinned,
         },
     }
-
-
-def memory_to_json(memory: Memory) -> dict[str, Any]:
-    record = memory_to_object(memory)
-    record.update(
-        created_at=memory.created_at.isoformat(timespec="seconds"),
-        updated_at=memory.updated_at.isoformat(timespec="seconds"),
-        helpful=memory.helpful,
-        unhelpful=memory.unhelpful,
-        merged_count=memory.merged_count,
-        reject_reason=memory.reject_reason,
-        embedder=memory.embedder,
-    )
-    return record
 
 
 def _languages_label(memory: Memory) -> str:

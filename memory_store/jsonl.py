@@ -141,6 +141,22 @@ def memory_to_object(memory: Memory) -> dict[str, Any]:
     }
 
 
+def memory_to_json(memory: Memory) -> dict[str, Any]:
+    """The full form of a stored memory (``list --json``, ``show --json``, the server's commands): the
+    export fields plus times, feedback counts, merges, the rejection reason and the embedder."""
+    record = memory_to_object(memory)
+    record.update(
+        created_at=memory.created_at.isoformat(timespec="seconds"),
+        updated_at=memory.updated_at.isoformat(timespec="seconds"),
+        helpful=memory.helpful,
+        unhelpful=memory.unhelpful,
+        merged_count=memory.merged_count,
+        reject_reason=memory.reject_reason,
+        embedder=memory.embedder,
+    )
+    return record
+
+
 def write_lines(path: Path, memories: Iterable[Memory]) -> int:
     """Write memories to ``path`` atomically (a temporary file renamed into place)."""
     temporary = path.with_name(path.name + ".tmp")

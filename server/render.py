@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from memory_store.jsonl import memory_to_object
+from memory_store.jsonl import memory_to_json
 from memory_store.records import Memory, SearchHit, Status
 from server.documents import comment, first_sentence, language_name, shorten
 from server.retrieval import Suggestion
@@ -83,17 +83,7 @@ def short_title(memory: Memory) -> str:
     return shorten(memory.title, 60)
 
 
-def memory_json(memory: Memory) -> dict[str, Any]:
-    record = memory_to_object(memory)
-    record.update(
-        created_at=memory.created_at.isoformat(timespec="seconds"),
-        updated_at=memory.updated_at.isoformat(timespec="seconds"),
-        helpful=memory.helpful,
-        unhelpful=memory.unhelpful,
-        merged_count=memory.merged_count,
-        reject_reason=memory.reject_reason,
-    )
-    return record
+memory_json = memory_to_json
 
 
 def hit_json(hit: SearchHit, basis: str | None = None) -> dict[str, Any]:
