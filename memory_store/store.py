@@ -593,6 +593,8 @@ class MemoryStore:
                         f"no index needed ({rows} memories; exact search up to {self.config.index_min_rows})"
                     )
                 partitions = max(1, rows // 4096)
+                # Compact first: at 100k rows, 100 fragments made an indexed search 2-3x slower.
+                self._memories.optimize(cleanup_older_than=timedelta(hours=1))
                 self._memories.create_index(
                     "vector", config=HnswSq(distance_type="cosine", num_partitions=partitions)
                 )
