@@ -81,6 +81,12 @@ def current_rss_mb() -> float:
 
 
 def max_rss_mb() -> float:
+    """Peak RSS of this process image. getrusage's ru_maxrss survives exec, so in a child started by
+    subprocess it reports the parent's size at fork; /proc/self/status VmHWM starts afresh at exec."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
@@ -679,7 +685,8 @@ def search_section(searches: Sequence[dict[str, Any]]) -> list[str]:
         "Warm: the same queries again (embedding served from the cache). The component columns (p50 / p95) "
         "are the parts of one search measured separately. The floor is `matrix @ q` + argpartition over "
         "all vectors held in memory as float32; recall@5 compares the store's top 5 with that exact top 5. "
-        "RSS is of a fresh process: after loading the model, then after opening the pool and both passes.",
+        "RSS is of a fresh process: after loading the model, then after opening the pool and both passes "
+        "(max: VmHWM, as getrusage's maxrss in a child reports the parent's size at fork).",
         "",
     ]
     return lines
