@@ -18,12 +18,16 @@ import attrs
 
 from eval.bm25 import BM25
 from eval.metrics import Judgement, Scores, score
-from memory_store.config import RankingConfig, StoreConfig, load_config
+from memory_store.config import StoreConfig, load_config
 from memory_store.embedding.base import Embedder
 from memory_store.jsonl import parse_object
 from memory_store.records import Kind, MemoryDraft, SearchQuery
 from memory_store.store import MemoryStore
 from server.context_query import EditorContext, build_query
+from server.editor_state import TerminalRun
+from server.retrieval import Probe, line_probes, merge
+from server.settings import Settings
+from server.signals import sites_on_line
 
 DATA = Path(__file__).resolve().parent / "data"
 logger = logging.getLogger(__name__)
@@ -113,11 +117,43 @@ def judgement(query: EvalQuery, pool: Pool) -> Judgement:
 
 Retriever = Callable[[EvalQuery, SearchQuery], list[str]]
 
+RANKED = 10
+"""How many memories each retriever ranks (MRR looks this deep; the metrics @3 only at the top 3)."""
 
-def vector_retriever(store: MemoryStore, kinds: tuple[Kind, ...] = ()) -> Retriever:
-    def run(_query: EvalQuery, search: SearchQuery) -> list[str]:
-        hits = store.search(attrs.evolve(search, k=10, kinds=kinds))
-        return [hit.memory.id for hit in hits]
+
+def hover_probes(query: EvalQuery, thresholds: tuple[float, float] | None) -> list[Probe]:
+    """The searches the hover makes for this editor moment: the same function, the same inputs (the
+    query's code line as the hovered line, its diagnostic as the line's diagnostic, its failing command
+    as the workspace's last failing command)."""
+    context = query.context
+    line = context.code_line or ""
+    failing = None
+    if context.failing_command:
+        failing = TerminalRun(context.failing_command, cwd="", exit_code=1, error_line=context.error_line)
+    return line_probes(
+        language=context.language,
+        line_text=line,
+        diagnostics=[context.diagnostic] if context.diagnostic else [],
+        sites=sites_on_line([line], 0) if line.strip() else [],
+        failing=failing,
+        threshold=thresholds[0] if thresholds else None,
+        plain_threshold=thresholds[1] if thresholds else None,
+        k=RANKED,
+    )
+
+
+def hover_retriever(
+    store: MemoryStore, thresholds: tuple[float, float] | None, kinds: tuple[Kind, ...] = ()
+) -> Retriever:
+    """Exactly the hover's retrieval: its probes, each searched, merged best-first; nothing below the
+    relevance threshold (what the hover would not show does not count)."""
+
+    def run(query: EvalQuery, _search: SearchQuery) -> list[str]:
+        probes = hover_probes(query, thresholds)
+        if kinds:
+            probes = [Probe(attrs.evolve(probe.query, kinds=kinds), probe.basis) for probe in probes]
+        results = [(probe, store.search(probe.query)) for probe in probes]
+        return [suggestion.memory_id for suggestion in merge(results, RANKED)]
 
     return run
 
@@ -148,6 +184,7 @@ def hybrid_retriever(vector: Retriever, lexical: Retriever, constant: int = 60) 
 
 
 FLAT = {"insight_weight": 1.0, "summary_weight": 1.0, "workflow_weight": 1.0, "trajectory_weight": 1.0}
+PLAIN = {**FLAT, "transfer_guard": False, "plan_weight": 0.0}
 
 
 @attrs.frozen
@@ -156,62 +193,112 @@ class Variant:
     description: str
     embed_key: str = "title+description"
     ranking: dict[str, Any] = attrs.field(factory=dict)
-    mode: str = "vector"  # vector | bm25 | hybrid
+    mode: str = "hover"  # hover | bm25 | hybrid
     kinds: tuple[Kind, ...] = ()
+    threshold: bool = True
+    """Apply the hover's relevance threshold (what the hover would not show does not count)."""
 
 
 VARIANTS = (
-    Variant("carryover", "the product: vector + abstraction weighting + transfer guard"),
-    Variant("bm25", "BM25 over title, description and content", mode="bm25"),
-    Variant("hybrid", "reciprocal rank fusion of carryover and BM25", mode="hybrid"),
+    Variant("carryover", "the product as the hover shows it: plan, abstraction weights, guard, threshold"),
+    Variant("carryover-unthresholded", "the same ranking without the relevance threshold", threshold=False),
+    Variant("bm25", "BM25 over title, description and content", mode="bm25", threshold=False),
+    Variant("hybrid", "reciprocal rank fusion of carryover (unthresholded) and BM25", mode="hybrid"),
     Variant(
-        "plain-cosine",
-        "vector only: no guard, no abstraction weights",
-        ranking={**FLAT, "transfer_guard": False},
+        "vector-only", "cosine to the context only: no plan, guard or weights", ranking=PLAIN, threshold=False
     ),
     Variant(
         "plain-cosine-all-text",
         "cosine over title+description+content, nothing else",
         embed_key="all",
-        ranking={**FLAT, "transfer_guard": False},
+        ranking=PLAIN,
+        threshold=False,
     ),
+    Variant("no-plan", "carryover without the plan (raw context only)", ranking={"plan_weight": 0.0}),
     Variant("no-guard", "carryover without the transfer guard", ranking={"transfer_guard": False}),
+    Variant(
+        "soft-guard",
+        "carryover showing other languages' trajectories and workflows at 0.8 of their score",
+        ranking={"procedural_cross_language_factor": 0.8},
+    ),
     Variant("no-abstraction", "carryover without abstraction weighting", ranking=FLAT),
     Variant("title-key", "carryover, embedding only the title (as the paper did)", embed_key="title"),
     Variant("all-text-key", "carryover, embedding title+description+content", embed_key="all"),
     *(
-        Variant(f"only-{kind.value}", f"carryover over a pool of {kind.value} memories only", kinds=(kind,))
+        Variant(
+            f"only-{kind.value}",
+            f"carryover (unthresholded) over {kind.value} memories only",
+            kinds=(kind,),
+            threshold=False,
+        )
         for kind in Kind
     ),
 )
 
 
+def load_plain_lines(path: Path) -> list[EvalQuery]:
+    """Ordinary lines of code (no problem on them): the hover should show nothing there."""
+    lines = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            raw = json.loads(line)
+            context = EditorContext(language=raw["language"], code_line=raw["code_line"])
+            lines.append(EvalQuery(f"plain-{number}", "plain", context, (), ()))
+    return lines
+
+
+@attrs.frozen
+class Pools:
+    """One pool per embedding key, built once and shared by every split and variant."""
+
+    base: StoreConfig
+    by_key: dict[str, Pool]
+    embedder: Embedder
+
+    @classmethod
+    def build(cls, drafts: Sequence[MemoryDraft], embedder: Embedder, workdir: Path) -> Pools:
+        base = load_config(db=workdir / "unused", environ={"CARRYOVER_HOME": str(workdir / "home")})
+        keys = dict.fromkeys(variant.embed_key for variant in VARIANTS)
+        by_key = {
+            key: build_pool(workdir / key, drafts, embedder, attrs.evolve(base, embed_key=key))
+            for key in keys
+        }
+        return cls(base, by_key, embedder)
+
+    def store(self, variant: Variant) -> tuple[Pool, MemoryStore]:
+        pool = self.by_key[variant.embed_key]
+        ranking = attrs.evolve(self.base.ranking, **variant.ranking)
+        return pool, MemoryStore(attrs.evolve(pool.store.config, ranking=ranking), self.embedder)
+
+
 def run_variants(
-    queries: Sequence[EvalQuery], drafts: Sequence[MemoryDraft], embedder: Embedder, workdir: Path
+    queries: Sequence[EvalQuery],
+    pools: Pools,
+    *,
+    thresholds: tuple[float, float],
+    plain_lines: Sequence[EvalQuery] = (),
+    variants: Sequence[Variant] = VARIANTS,
 ) -> dict[str, Scores]:
-    base = load_config(db=workdir / "unused", environ={"CARRYOVER_HOME": str(workdir / "home")})
-    pools: dict[str, Pool] = {}
     results: dict[str, Scores] = {}
-    for variant in VARIANTS:
-        if variant.embed_key not in pools:
-            config = attrs.evolve(base, embed_key=variant.embed_key)
-            pools[variant.embed_key] = build_pool(workdir / variant.embed_key, drafts, embedder, config)
-        pool = pools[variant.embed_key]
-        ranking = attrs.evolve(RankingConfig(), **variant.ranking)
-        store = MemoryStore(attrs.evolve(pool.store.config, ranking=ranking), embedder)
-        vector = vector_retriever(store, variant.kinds)
+    for variant in variants:
+        pool, store = pools.store(variant)
+        hover = hover_retriever(store, thresholds if variant.threshold else None, variant.kinds)
         retriever = {
-            "vector": vector,
+            "hover": hover,
             "bm25": bm25_retriever(pool),
-            "hybrid": hybrid_retriever(vector, bm25_retriever(pool)),
+            "hybrid": hybrid_retriever(hover, bm25_retriever(pool)),
         }[variant.mode]
         runs = []
         for query in queries:
-            search = build_query(query.context, k=10)
+            search = build_query(query.context, k=RANKED)
             if search is None:
                 continue
             runs.append((retriever(query, search), judgement(query, pool)))
-        results[variant.name] = score(runs)
+        quiet = None
+        if variant.threshold and variant.mode == "hover" and plain_lines:
+            silent = sum(1 for line in plain_lines if not retriever(line, SearchQuery(text="")))
+            quiet = silent / len(plain_lines)
+        results[variant.name] = attrs.evolve(score(runs), quiet=quiet)
     return results
 
 
@@ -223,18 +310,23 @@ def render(results: dict[str, Scores], split: str) -> str:
     lines = [
         f"### Split: {split}",
         "",
-        "| variant | what it is | Recall@3 | MRR | cross-language Recall@3 | Harmful@3 (trap queries) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| variant | what it is | Recall@3 | MRR | cross-language Recall@3 | Harmful@3 (trap queries) | "
+        "quiet on plain lines |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     descriptions = {variant.name: variant.description for variant in VARIANTS}
     for name, scores in results.items():
         lines.append(
             f"| {name} | {descriptions[name]} | {_fmt(scores.recall3)} | {_fmt(scores.mrr)} | "
-            f"{_fmt(scores.cross_recall3)} | {_fmt(scores.harmful3)} (n={scores.trap_queries}) |"
+            f"{_fmt(scores.cross_recall3)} | {_fmt(scores.harmful3)} | {_fmt(scores.quiet)} |"
         )
     any_scores = next(iter(results.values()))
     lines.append("")
-    lines.append(f"{any_scores.queries} queries, {any_scores.trap_queries} with traps.")
+    lines.append(
+        f"{any_scores.queries} queries, {any_scores.trap_queries} with traps (Harmful@3 is over those). "
+        "\"Quiet\" is the share of ordinary lines (eval/data/plain_lines.jsonl) on which the hover "
+        "shows nothing; it applies to the variants that use the hover's thresholds."
+    )
     return "\n".join(lines)
 
 
@@ -242,6 +334,8 @@ def check_floors(results: dict[str, Scores], floors_path: Path) -> list[str]:
     floors = json.loads(floors_path.read_text(encoding="utf-8"))
     failures = []
     for variant, metrics in floors.items():
+        if variant.startswith("_"):
+            continue
         scores = results.get(variant)
         if scores is None:
             failures.append(f"{variant}: not run")
@@ -259,29 +353,50 @@ def check_floors(results: dict[str, Scores], floors_path: Path) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
-    parser.add_argument("--split", choices=["dev", "heldout", "all"], default="dev")
+    parser.add_argument(
+        "--split", action="append", choices=["dev", "heldout", "all"], help="repeatable; default dev"
+    )
     parser.add_argument("--pool", type=Path, default=DATA / "pool.jsonl")
     parser.add_argument("--queries", type=Path, default=DATA / "queries.jsonl")
-    parser.add_argument("--out", type=Path, help="write the markdown table here too")
-    parser.add_argument("--floors", type=Path, help="fail when a figure is below its floor (JSON)")
+    parser.add_argument("--plain-lines", type=Path, default=DATA / "plain_lines.jsonl")
+    parser.add_argument("--out", type=Path, help="write the markdown tables here too")
+    parser.add_argument("--report", type=Path, help="write report.md and the plots into this folder")
+    parser.add_argument("--floors", type=Path, help="fail when a dev figure passes its floor (JSON)")
     args = parser.parse_args(argv)
+    splits = args.split or ["dev"]
     logging.basicConfig(level=logging.WARNING)
 
     from memory_store.embedding.minilm import MiniLMEmbedder
 
-    queries = [q for q in load_queries(args.queries) if args.split in ("all", q.split)]
-    drafts = load_pool(args.pool)
+    queries = load_queries(args.queries)
+    plain_lines = load_plain_lines(args.plain_lines)
+    settings = Settings()
+    thresholds = (settings.relevance_threshold, settings.plain_line_threshold)
+    by_split: dict[str, dict[str, Scores]] = {}
     with tempfile.TemporaryDirectory(prefix="carryover-eval-") as workdir:
-        results = run_variants(queries, drafts, MiniLMEmbedder(), Path(workdir))
-    table = render(results, args.split)
-    print(table)
+        pools = Pools.build(load_pool(args.pool), MiniLMEmbedder(), Path(workdir))
+        for split in splits:
+            chosen = [query for query in queries if split in ("all", query.split)]
+            by_split[split] = run_variants(chosen, pools, thresholds=thresholds, plain_lines=plain_lines)
+        if args.report:
+            from eval.report import write_report
+
+            write_report(args.report, by_split, pools.by_key["title+description"].store, VARIANTS)
+    tables = "\n\n".join(render(results, split) for split, results in by_split.items())
+    print(tables)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(table + "\n", encoding="utf-8")
+        args.out.write_text(tables + "\n", encoding="utf-8")
+    if args.report:
+        print(f"report: {args.report / 'report.md'}")
     if args.floors:
-        failures = check_floors(results, args.floors)
+        if "dev" not in by_split:
+            print("FLOOR: the floors are for the dev split; run with --split dev", file=sys.stderr)
+            return 2
+        failures = check_floors(by_split["dev"], args.floors)
         for failure in failures:
             print(f"FLOOR: {failure}", file=sys.stderr)
         if failures:
             return 1
+        print(f"floors: all dev figures within {args.floors}")
     return 0

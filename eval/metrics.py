@@ -53,6 +53,8 @@ class Scores:
     cross_recall3: float | None
     harmful3: float | None
     trap_queries: int
+    quiet: float | None = None
+    """Share of ordinary lines on which nothing is shown (None where not measured)."""
 
 
 def score(runs: Sequence[tuple[Sequence[str], Judgement]]) -> Scores:

@@ -32,9 +32,12 @@ class RankingConfig:
     pinned_bonus: float = 0.08
     feedback_scale: float = 0.06
     cross_language_factor: float = 0.92
+    procedural_cross_language_factor: float = 0.0
+    """A trajectory or workflow from another language: 0 withholds it (the default); above 0 it is
+    shown, its score multiplied by this factor."""
     candidates: int = 40
     transfer_guard: bool = True
-    plan_weight: float = 0.6
+    plan_weight: float = 0.75
 
 
 @attrs.frozen

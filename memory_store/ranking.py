@@ -43,7 +43,11 @@ def transfer_guard(memory: Memory, query: SearchQuery, config: RankingConfig) ->
     if same_language:
         return True, 1.0, f"same language ({language})"
     if memory.kind in PROCEDURAL_KINDS:
-        return False, 0.0, f"withheld: {memory.kind.value} from {', '.join(memory.languages)}"
+        origin = ", ".join(memory.languages)
+        if config.procedural_cross_language_factor > 0:
+            factor = config.procedural_cross_language_factor
+            return True, factor, f"{memory.kind.value} from {origin}, demoted"
+        return False, 0.0, f"withheld: {memory.kind.value} from {origin}"
     return True, config.cross_language_factor, f"transferred from {', '.join(memory.languages)}"
 
 

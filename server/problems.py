@@ -65,6 +65,7 @@ FAMILIES: tuple[ProblemFamily, ...] = (
         r"two different versions of crate",
         r"multiple versions of",
         r"requires .* but .* is installed",
+        r"NoSuchMethodError|NoSuchFieldError|AbstractMethodError|IncompatibleClassChangeError",
     ),
     _family(
         "missing-dependency",
@@ -129,6 +130,9 @@ FAMILIES: tuple[ProblemFamily, ...] = (
         r"Tests: +0 total",
         r"0 tests? (run|executed)",
         r"tests? (were )?skipped",
+        r"Tests run: 0\b",
+        r"No tests were executed",
+        r"\b0 passed\b",
     ),
     _family(
         "flaky-test",
@@ -260,6 +264,8 @@ FAMILIES: tuple[ProblemFamily, ...] = (
         r"not found in build context",
         r"\.dockerignore",
         r"failed to compute cache key",
+        r"cannot embed",
+        r"outside (the )?(build context|main module|module root)",
     ),
     _family(
         "missing-config",
@@ -340,6 +346,176 @@ FAMILIES: tuple[ProblemFamily, ...] = (
         r"fetch\(",
         r"http\.(Get|Post)\(",
         r"SocketTimeoutException",
+    ),
+    _family(
+        "masked-failure",
+        "A failing step is masked so the run looks green (a pipeline's exit status, an ignored error, "
+        "continue-on-error); make every failure fail the run.",
+        r"\|\s*tee\b",
+        r"\|\|\s*true\b",
+        r"pipefail",
+        r"continue-on-error",
+        r"allow_failure",
+        r"set \+e\b",
+        r"\[skip ci\]|\[ci skip\]",
+    ),
+    _family(
+        "shared-mutable-state",
+        "Mutable state is shared through an alias (a default argument, a reused slice or object, state "
+        "changed in place); copy before changing it, or treat it as immutable.",
+        r"dangerous-default-value|mutable default|B006\b",
+        r"def \w+\(.*=\s*(\[\]|\{\}|list\(\)|dict\(\)|set\(\))",
+        r"\bappend\(\w+\[",
+        r"\b(state|props)\.\w+(\.\w+)*\s*(=[^=]|\.push\(|\+\+|\+=)",
+        r"read[- ]only property",
+        r"mutat(e|ed|ion)",
+    ),
+    _family(
+        "threads-shared-state",
+        "State is shared between threads or tasks without synchronisation; guard it with a lock or an "
+        "atomic, or give each thread its own copy.",
+        r"cannot be sent between threads safely",
+        r"is not `?(Send|Sync)`?",
+        r"WARNING: DATA RACE",
+        r"\bthreading\.|\bThread\(|go func\(",
+        r"\bsynchronized\b|\bMutex\b|\bRLock\b|\bAtomic\w+",
+        r"lost updates?|race condition",
+    ),
+    _family(
+        "version-specific-api",
+        "An API differs between versions of a library or language; check the version that is installed "
+        "and follow its documentation, instead of an example written for another version.",
+        r"deprecat",
+        r"(was|been|is) removed in",
+        r"no longer supported|no longer available|has been removed",
+        r"has no attribute '\w+'",
+        r"is not a function",
+        r"\bjavax\.",
+        r"\bioutil\.",
+        r"cannot find (symbol|value|function)",
+        r"undefined: \w+\.\w+",
+    ),
+    _family(
+        "import-cycle",
+        "Modules depend on each other in a cycle; move the shared part into its own module instead of "
+        "deferring or reordering imports.",
+        r"circular import",
+        r"partially initiali[sz]ed module",
+        r"import cycle not allowed",
+        r"before initiali[sz]ation",
+        r"cyclic (dependency|import)",
+    ),
+    _family(
+        "launch-mode",
+        "The program fails because of how it is launched or resolved (as a script or as a module, the "
+        "module resolution mode, the entry point); run it the way the project is meant to be run.",
+        r"attempted relative import",
+        r"no known parent package",
+        r"TS2835|TS2307|TS1479",
+        r"ERR_UNKNOWN_FILE_EXTENSION",
+        r"explicit file extension",
+        r"Could not find or load main class",
+    ),
+    _family(
+        "time-and-dates",
+        "Dates and times are computed without an explicit time zone or calendar rule; keep instants in "
+        "UTC, convert at the edges, and test month ends and daylight-saving changes.",
+        r"time ?zone|tzinfo|\bUTC\b|\bDST\b",
+        r"offset-naive|offset-aware",
+        r"\bset(UTC)?(Month|Date|Hours)\(|\bget(UTC)?(Month|Date)\(",
+        r"Invalid Date",
+        r"datetime\.now\(\)|time\.Now\(\)|new Date\(",
+        r"LocalDate(Time)?|ZonedDateTime",
+    ),
+    _family(
+        "leaked-secret",
+        "A secret reaches a log, a commit or an error message; remove it at the source, rotate it, and "
+        "redact what is logged.",
+        r"push protection|GH013|secret scanning",
+        r"\bsecrets? detected\b|contains? secrets?",
+        r"Authorization|Bearer\b",
+        r"\b(api[_-]?key|password|passwd|secret)\b",
+        r"log\w*\(.*(header|token|cookie)",
+    ),
+    _family(
+        "destructive-vcs",
+        "A destructive version-control operation would lose work; inspect what it would discard, then "
+        "integrate (fetch and rebase or merge) instead of forcing.",
+        r"reset --hard",
+        r"push (-f|--force)",
+        r"non-fast-forward",
+        r"\[rejected\]",
+        r"fetch first",
+        r"have diverged",
+        r"git clean -\w*[fd]",
+        r"checkout -- \.|restore \.",
+    ),
+    _family(
+        "numeric-range",
+        "A number exceeds the range or precision of its type; compute in a wider or exact type and check "
+        "the bounds where values enter.",
+        r"overflow",
+        r"MAX_SAFE_INTEGER|Number\.MAX|Integer\.MAX_VALUE|i32::MAX|math\.MaxInt",
+        r"\bBigInt\b",
+        r"precision",
+        r"wrap(ped|s) around|wrapping_",
+        r"\b2147483647\b|\b9007199254740993\b",
+    ),
+    _family(
+        "schema-drift",
+        "The code and the database schema disagree; change the schema through a migration, run it before "
+        "the code that needs it, and keep names identical on both sides.",
+        r"column .* does not exist|no such column|Unknown column|undefined column|UndefinedColumn",
+        r"relation .* does not exist|no such table|UndefinedTable|Table .* doesn't exist",
+        r"violates not-null constraint|cannot be null|NOT NULL",
+        r"\bmigrat",
+        r"ALTER TABLE",
+    ),
+    _family(
+        "queries-in-loop",
+        "The code makes one database or network round trip per item (N+1); fetch related data in one "
+        "query or batch the calls.",
+        r"N\+1",
+        r"\bfor\b.*\b(query|Query|QueryRow|execute|find_by|objects\.get|findOne|findById|fetch)\b",
+        r"select_related|prefetch_related|includes\(|DataLoader",
+        r"too many (queries|round trips)",
+    ),
+    _family(
+        "whitespace-format",
+        "A whitespace-sensitive format breaks on invisible characters (tabs, indentation, line endings, "
+        "unquoted values); make them visible, normalise them and validate with the format's own parser.",
+        r"TabError|IndentationError|inconsistent use of tabs",
+        r"mapping values are not allowed|could not find expected|found character that cannot start",
+        r"\$'\\r'|\\r: command not found|bad interpreter|\^M|CRLF",
+        r"\b(yes|no|on|off|NO)\b\s*$",
+    ),
+    _family(
+        "resource-leak",
+        "Resources are acquired and not released (files, sockets, connections, handles); release them "
+        "deterministically and bound concurrency instead of raising the limits.",
+        r"EMFILE|too many open files",
+        r"ResourceWarning: unclosed",
+        r"pool (exhausted|timeout)|connection pool",
+        r"\bleak",
+        r"ulimit",
+        r"Promise\.all\(",
+    ),
+    _family(
+        "environment-difference",
+        "It works in one environment and fails in another; find what differs (file-name case, line "
+        "endings, versions, variables, the shell) instead of retrying.",
+        r"works (locally|on my machine)",
+        r"case[- ]sensitiv",
+        r"only (fails|failing) (in|on) CI",
+        r"\bon CI\b|\bin CI\b",
+    ),
+    _family(
+        "stale-build-output",
+        "The build output is stale or generated from an older source; change the source it is generated "
+        "from and rebuild instead of editing generated files.",
+        r"generated|DO NOT EDIT|@Generated",
+        r"stale|out of date",
+        r"\b(target|build|dist|gen)/",
     ),
 )
 

@@ -1,8 +1,14 @@
-"""From what is at a line to the memories that apply: a few probes (the code or diagnostic on the line,
-a recognised situation, the last failing command), each searched on its own, merged best-first.
+"""From what is at a line to the memories that apply.
 
-Searching them separately keeps each query about one thing (a failing command does not dilute the
-line's code) and lets every suggestion say which context it answers ("why this").
+One search for the whole moment (the line's code, the diagnostics on it and the workspace's last
+failing command with its first error line, together with the abstract plan recognised in them), plus
+one search per code situation recognised on the line (a shell command or SQL query built from a
+string, ...), merged best-first. ``python -m eval`` runs exactly these searches.
+
+Searching the moment as one query measured better than one search per signal on the development set
+(eval/README.md, "What the figures led to"): an error line and the code it points at describe one
+problem, and searching them apart let a same-language echo of either crowd out the memory that fits
+both.
 """
 
 from __future__ import annotations
@@ -46,42 +52,50 @@ def line_probes(
     failing: TerminalRun | None = None,
     workspace: str | None = None,
     threshold: float | None = None,
+    plain_threshold: float | None = None,
     k: int = 3,
 ) -> list[Probe]:
-    """The searches for one line; none for a blank line."""
+    """The searches for one line; none for a blank line. A search whose context names a problem (a
+    diagnostic, a failing command, a problem family or a code situation recognised) shows memories from
+    ``threshold``; one made of plain code only from ``plain_threshold`` (ordinary lines stay quiet)."""
     code = line_text.strip()
     if not code and not diagnostics:
         return []
     probes: list[Probe] = []
 
-    def add(context: EditorContext, basis: str) -> None:
+    def add(context: EditorContext, basis: str, *, signalled: bool) -> None:
         query = build_query(context, k=k, min_score=threshold)
-        if query is not None and all(probe.query.text != query.text for probe in probes):
-            probes.append(Probe(query, basis))
+        if query is None or any(probe.query.text == query.text for probe in probes):
+            return
+        if not (signalled or query.plan) and plain_threshold is not None:
+            query = attrs.evolve(query, min_score=max(plain_threshold, threshold or plain_threshold))
+        probes.append(Probe(query, basis))
 
+    bases = []
     if diagnostics:
+        bases.append("the diagnostic on this line")
+    elif len(code) >= MIN_LINE_CHARS:
+        bases.append("the code on this line")
+    if failing is not None:
+        bases.append(f"the failing command `{failing.command.strip()[:60]}`")
+    if bases:
         add(
             EditorContext(
-                language=language, code_line=code, diagnostic="; ".join(diagnostics), workspace=workspace
+                language=language,
+                code_line=code if len(code) >= MIN_LINE_CHARS else None,
+                diagnostic="; ".join(diagnostics) or None,
+                failing_command=failing.command if failing else None,
+                error_line=failing.error_line if failing else None,
+                workspace=workspace,
             ),
-            "the diagnostic on this line",
+            " and ".join(bases),
+            signalled=bool(diagnostics) or failing is not None,
         )
-    elif len(code) >= MIN_LINE_CHARS:
-        add(EditorContext(language=language, code_line=code, workspace=workspace), "the code on this line")
     for situation in dict.fromkeys(site.situation for site in sites):
         add(
             EditorContext(language=language, code_line=situation.phrase, workspace=workspace),
             f"this line ({situation.label})",
-        )
-    if failing is not None:
-        add(
-            EditorContext(
-                language=language,
-                failing_command=failing.command,
-                error_line=failing.error_line,
-                workspace=workspace,
-            ),
-            f"the failing command `{failing.command.strip()[:60]}`",
+            signalled=True,
         )
     return probes
 

@@ -63,8 +63,11 @@ class Settings:
     exclude: tuple[str, ...] = ()
     """Glob patterns of files that get no suggestions and are never captured."""
     surfaces: Surfaces = attrs.field(factory=Surfaces)
-    relevance_threshold: float = attrs.field(default=0.35, validator=_in_range(-1.0, 2.0))
-    """Minimum score for a memory to be shown at all (hover, code actions)."""
+    relevance_threshold: float = attrs.field(default=0.25, validator=_in_range(-1.0, 2.0))
+    """Minimum score for a memory to be shown (hover, code actions) where the context names a problem:
+    a diagnostic, a failing command, or a problem recognised in the line."""
+    plain_line_threshold: float = attrs.field(default=0.45, validator=_in_range(-1.0, 2.0))
+    """Minimum score on a line where nothing names a problem (plain code)."""
     strong_threshold: float = attrs.field(default=0.45, validator=_in_range(-1.0, 2.0))
     """Minimum score for the unasked-for surfaces (code lens, inlay hints, hint diagnostics)."""
     max_results: int = attrs.field(default=3, validator=_in_range(1, 10))

@@ -108,3 +108,15 @@ def test_rank_honours_k_kinds_and_min_score() -> None:
     only = rank(candidates, SearchQuery(text="q", k=10, min_score=0.555), CONFIG)
     assert [hit.memory.id for hit in only] == ["m9", "m8", "m7", "m6"]
     assert rank(candidates, SearchQuery(text="q", kinds=(Kind.SUMMARY,)), CONFIG) == []
+
+
+def test_a_soft_guard_shows_procedural_memories_demoted() -> None:
+    soft = attrs.evolve(CONFIG, procedural_cross_language_factor=0.8)
+    query = SearchQuery(text="q", language="python", k=5)
+    demoted = (True, 0.8, "workflow from rust, demoted")
+    assert transfer_guard(memory("workflow", ("rust",)), query, soft) == demoted
+    trace, summary = memory("trajectory", ("rust",)), memory("summary", ("rust",))
+    hits = rank([(trace, 0.9), (summary, 0.7)], query, soft)
+    assert [hit.memory.kind for hit in hits] == [Kind.TRAJECTORY, Kind.SUMMARY]
+    assert hits[0].score == pytest.approx(0.9 * CONFIG.trajectory_weight * 0.8)
+    assert [hit.memory.kind for hit in rank([(trace, 0.9), (summary, 0.7)], query, CONFIG)] == [Kind.SUMMARY]

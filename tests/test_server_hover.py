@@ -152,7 +152,7 @@ async def test_hover_uses_the_last_failing_command(client: LanguageClient, works
     client.protocol.notify("carryover/terminalEnded", ended)
     await asyncio.sleep(0.2)
     text = hover_text(await hover(client, uri, 0))
-    assert "to the failing command `npm test`" in text
+    assert "and the failing command `npm test`" in text  # one search for the line and the failure
     # the same command passing clears it
     client.protocol.notify("carryover/terminalEnded", {**ended, "exitCode": 0, "executionId": "e2"})
     await asyncio.sleep(0.2)

@@ -189,7 +189,7 @@ def test_failing_command_is_kept_until_it_passes_or_expires() -> None:
 
 
 def test_line_probes_and_merge() -> None:
-    failing = TerminalRun("cargo test", "/w", 101, "panicked at 'unwrap on None'")
+    failing = TerminalRun("cargo test", "/w", 101, "called `Option::unwrap()` on a `None` value")
     probes = line_probes(
         language="python",
         line_text='v = c.get("k")["x"]',
@@ -198,12 +198,33 @@ def test_line_probes_and_merge() -> None:
         threshold=0.35,
     )
     assert [probe.basis.split(" (")[0] for probe in probes] == [
-        "the code on this line",
+        "the code on this line and the failing command `cargo test`",
         "this line",
-        "the failing command `cargo test`",
     ]
+    moment = probes[0].query
+    assert "cargo test" in moment.text and "on a `None` value" in moment.text and "c.get" in moment.text
+    assert "absence" in moment.plan  # the failure's problem family, stated abstractly
     assert all(probe.query.min_score == 0.35 for probe in probes)
     assert line_probes(language="python", line_text="   \n") == []
+
+
+def test_plain_code_needs_the_plain_line_threshold() -> None:
+    """A line naming no problem is searched, but shown only from the higher threshold; the same line
+    with a diagnostic, or a recognised problem, uses the ordinary one."""
+    (plain,) = line_probes(language="go", line_text="package main", threshold=0.25, plain_threshold=0.45)
+    assert plain.query.min_score == 0.45
+    (flagged,) = line_probes(
+        language="go",
+        line_text="package main",
+        diagnostics=["expected 'package', found 'EOF'"],
+        threshold=0.25,
+        plain_threshold=0.45,
+    )
+    assert flagged.query.min_score == 0.25
+    (recognised,) = line_probes(
+        language="python", line_text="x = os.environ['API_TOKEN']", threshold=0.25, plain_threshold=0.45
+    )
+    assert recognised.query.plan and recognised.query.min_score == 0.25
     first, second = Probe(SearchQuery(text="a"), "A"), Probe(SearchQuery(text="b"), "B")
     merged = merge([(first, [hit(0.4)]), (second, [hit(0.6), hit(0.5, id="mem_2")])], limit=3)
     assert [(s.memory_id, s.basis, s.hit.score) for s in merged] == [("mem_1", "B", 0.6), ("mem_2", "B", 0.5)]

@@ -37,6 +37,7 @@ async def line_suggestions(
         failing=ls.editor.failing_command(info.workspace),
         workspace=info.workspace or None,
         threshold=settings.relevance_threshold,
+        plain_threshold=settings.plain_line_threshold,
         k=settings.max_results,
     )
     if not probes:
