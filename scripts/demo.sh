@@ -12,3 +12,4 @@ echo '$ carryover search "TypeError: '"'"'NoneType'"'"' object is not subscripta
 .venv/bin/carryover --db "$POOL" search "TypeError: 'NoneType' object is not subscriptable" --language python
 echo
 .venv/bin/carryover --db "$POOL" stats --plot .work/demo-pool.png
+bash scripts/demo-editor.sh

@@ -26,6 +26,8 @@ CMD_DISTILL = "carryover.distill"
 CMD_PAUSE = "carryover.pauseCapture"
 CMD_RESUME = "carryover.resumeCapture"
 CMD_EXPORT = "carryover.export"
+CMD_LIST = "carryover.list"
+CMD_SUGGEST = "carryover.suggest"
 CLIENT_RUN_VALIDATION = "carryover.runValidation"
 """Implemented by the client (never by the server): run a check command after the user confirms."""
 
@@ -140,6 +142,21 @@ class WhyArgs:
 class ExportArgs:
     path: str
     kind: str | None = None
+
+
+@attrs.define
+class ListArgs:
+    status: str | None = None
+    """"pinned", "rejected" or "active"; None: every status."""
+    kind: str | None = None
+    limit: int = 50
+
+
+@attrs.define
+class SuggestArgs:
+    uri: str
+    line: int | None = None
+    """The cursor line (0-based); None: only what applies to the whole document."""
 
 
 @attrs.define

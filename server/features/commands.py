@@ -1,5 +1,6 @@
 """workspace/executeCommand: pin, reject (with a reason), restore, forget, search, show, why, distill
-now, pause/resume capture, export. Each takes one object argument (camelCase), typed in server/wire.py.
+now, pause/resume capture, export, and what an editor's views list (list, suggest). Each takes one
+object argument (camelCase), typed in server/wire.py.
 
 An unknown memory id or a missing argument is InvalidParams (-32602); a pool that could not be opened
 is RequestFailed (-32803) with the reason. The memory-changing commands re-analyse open documents, so
@@ -23,11 +24,13 @@ from server.app import CarryoverServer
 from server.features import inline
 from server.guard import guarded
 from server.render import hit_json, memory_json, memory_markdown, why_line
+from server.retrieval import Suggestion
 from server.runtime import StoreUnavailable
 from server.wire import (
     CMD_DISTILL,
     CMD_EXPORT,
     CMD_FORGET,
+    CMD_LIST,
     CMD_PAUSE,
     CMD_PIN,
     CMD_REJECT,
@@ -35,12 +38,15 @@ from server.wire import (
     CMD_RESUME,
     CMD_SEARCH,
     CMD_SHOW,
+    CMD_SUGGEST,
     CMD_WHY,
     ExportArgs,
+    ListArgs,
     MemoryRef,
     RejectArgs,
     SearchArgs,
     ShowArgs,
+    SuggestArgs,
     WhyArgs,
 )
 
@@ -284,6 +290,51 @@ async def export(ls: CarryoverServer, args: ExportArgs) -> dict[str, Any]:
     return {"path": str(path), "count": count}
 
 
+async def list_memories(ls: CarryoverServer, args: ListArgs | None = None) -> dict[str, Any]:
+    """The memories of one status (and kind), newest first: what an editor's views list. No argument:
+    the 50 newest."""
+    args = args or ListArgs()
+    store = await _store(ls)
+    try:
+        status = Status(args.status) if args.status else None
+        kind = Kind(args.kind) if args.kind else None
+    except ValueError as error:
+        raise JsonRpcInvalidParams(message=f"status or kind: {error}") from error
+    if not 1 <= args.limit <= 1000:
+        raise JsonRpcInvalidParams(message="limit must be between 1 and 1000")
+    memories = await _call(ls, store.list_memories, kind, status, args.limit)
+    return {"memories": [memory_json(memory) for memory in memories]}
+
+
+async def suggest(ls: CarryoverServer, args: SuggestArgs) -> dict[str, Any]:
+    """What applies to a document: the hover's memories for ``line`` (the client's cursor line), then
+    the document's strong marks (what the code lenses show), each once, with the line it is for."""
+    from server.features.hover import line_suggestions
+
+    await _store(ls)
+    if args.line is not None and args.line < 0:
+        raise JsonRpcInvalidParams(message="line must be 0 or more")
+    if args.uri not in ls.workspace.text_documents:
+        return {"uri": args.uri, "hits": []}  # the client opens a document before asking
+    info = ls.document(args.uri)
+    if info.excluded:
+        return {"uri": args.uri, "hits": []}
+    found: list[tuple[int, Suggestion]] = []
+    if args.line is not None:
+        found += [(args.line, item) for item in await line_suggestions(ls, info, args.line)]
+    analysis = await inline.current_analysis(ls, args.uri)
+    if analysis is not None:
+        found += [(mark.site.line, mark.suggestion) for mark in analysis.marks]
+    hits: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for line, item in found:
+        if item.memory_id in seen:
+            continue
+        seen.add(item.memory_id)
+        hits.append({**hit_json(item.hit, item.basis), "line": line, "basis": item.basis})
+    return {"uri": args.uri, "hits": hits}
+
+
 COMMANDS: dict[str, Callable[..., Any]] = {
     CMD_PIN: pin,
     CMD_REJECT: reject,
@@ -296,6 +347,8 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     CMD_PAUSE: pause_capture,
     CMD_RESUME: resume_capture,
     CMD_EXPORT: export,
+    CMD_LIST: list_memories,
+    CMD_SUGGEST: suggest,
 }
 
 

@@ -1,0 +1,213 @@
+/** The commands the extension contributes (the daemon's own commands are registered by the client). */
+import * as vscode from "vscode";
+import { SECRET_KEY, type Daemon } from "./daemon";
+import { errorText, getLog, showLogs } from "./log";
+import { asMemories, asMemory, type Memory } from "./memory";
+import { shortDescription } from "./memoryDocument";
+import { openMemory, type MemoryDocuments } from "./memoryView";
+import type { Views } from "./views/trees";
+
+export const VALIDATION_TERMINAL = "Carryover validation";
+
+/** The id of what an item command was given: a tree item, a memory, `{memoryId}` or an id. */
+export function memoryOf(argument: unknown): Memory | { id: string; title: string } | undefined {
+  if (typeof argument === "string") {
+    return { id: argument, title: argument };
+  }
+  if (typeof argument === "object" && argument !== null) {
+    const record = argument as { memory?: unknown; memoryId?: unknown };
+    const memory = asMemory(record.memory) ?? asMemory(argument);
+    if (memory) {
+      return memory;
+    }
+    if (typeof record.memoryId === "string") {
+      return { id: record.memoryId, title: record.memoryId };
+    }
+  }
+  return undefined;
+}
+
+async function guard(what: string, work: () => Promise<unknown>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    getLog().error(`${what}: ${errorText(error)}`);
+    void vscode.window.showErrorMessage(`Carryover: ${what} failed: ${errorText(error)}`, "Show Logs").then((choice) => {
+      if (choice === "Show Logs") showLogs();
+    });
+  }
+}
+
+interface RunValidationArgs {
+  command?: unknown;
+  cwd?: unknown;
+  memoryId?: unknown;
+}
+
+/** Runs a memory's check command after the user confirms, in a terminal whose commands are captured. */
+export async function runValidation(argument: RunValidationArgs | undefined): Promise<boolean> {
+  const command = typeof argument?.command === "string" ? argument.command.trim() : "";
+  if (!command) {
+    void vscode.window.showWarningMessage("Carryover: no validation command was given.");
+    return false;
+  }
+  const cwd = typeof argument?.cwd === "string" && argument.cwd ? argument.cwd : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const choice = await vscode.window.showWarningMessage(
+    "Run this validation command?",
+    { modal: true, detail: `${command}\n\nin ${cwd ?? "the current folder"}\n\nSuggested by a Carryover memory; check it before running it.` },
+    "Run",
+  );
+  if (choice !== "Run") {
+    return false;
+  }
+  let terminal = vscode.window.terminals.find((candidate) => candidate.name === VALIDATION_TERMINAL && candidate.exitStatus === undefined);
+  terminal ??= vscode.window.createTerminal({ name: VALIDATION_TERMINAL, cwd });
+  terminal.show(true);
+  const integration = terminal.shellIntegration ?? (await waitForShellIntegration(terminal, 3000));
+  if (integration) {
+    integration.executeCommand(cwd ? `cd ${quote(cwd)} && ${command}` : command);
+  } else {
+    terminal.sendText(cwd ? `cd ${quote(cwd)} && ${command}` : command, true);
+  }
+  getLog().info(`validation: ${command} (in ${cwd ?? "?"})`);
+  return true;
+}
+
+function quote(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, "'\\''")}'`;
+}
+
+function waitForShellIntegration(terminal: vscode.Terminal, timeoutMs: number): Promise<vscode.TerminalShellIntegration | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      listener.dispose();
+      resolve(undefined);
+    }, timeoutMs);
+    const listener = vscode.window.onDidChangeTerminalShellIntegration((event) => {
+      if (event.terminal === terminal) {
+        clearTimeout(timer);
+        listener.dispose();
+        resolve(event.shellIntegration);
+      }
+    });
+  });
+}
+
+export function registerCommands(
+  context: vscode.ExtensionContext,
+  daemon: Daemon,
+  views: Views,
+  documents: MemoryDocuments,
+): void {
+  const register = (id: string, handler: (...args: unknown[]) => unknown): void => {
+    context.subscriptions.push(vscode.commands.registerCommand(id, handler));
+  };
+  const itemCommand = (id: string, what: string, work: (memory: { id: string; title: string }) => Promise<unknown>): void => {
+    register(id, (argument) =>
+      guard(what, async () => {
+        const memory = memoryOf(argument);
+        if (!memory) {
+          throw new Error("no memory given");
+        }
+        await work(memory);
+        views.refresh();
+        documents.refreshOpen();
+      }),
+    );
+  };
+
+  register("carryover.showLogs", () => {
+    showLogs();
+  });
+  register("carryover.restartDaemon", () => guard("restart", () => daemon.restart()));
+  register("carryover.refreshViews", () => {
+    views.refresh();
+  });
+  register("carryover.setApiKey", () =>
+    guard("setting the API key", async () => {
+      const value = await vscode.window.showInputBox({
+        title: "Carryover: API key of the distillation endpoint",
+        prompt: "Stored in the editor's secret storage, sent only to the daemon. Leave empty to remove it.",
+        password: true,
+        ignoreFocusOut: true,
+      });
+      if (value === undefined) {
+        return;
+      }
+      if (value.trim()) {
+        await context.secrets.store(SECRET_KEY, value.trim());
+        void vscode.window.showInformationMessage("Carryover: API key saved; the daemon restarts.");
+      } else {
+        await context.secrets.delete(SECRET_KEY);
+        void vscode.window.showInformationMessage("Carryover: API key removed.");
+      }
+      // secrets.onDidChange restarts the daemon
+    }),
+  );
+  register("carryover.distillNow", () =>
+    guard("distillation", async () => {
+      const result = await daemon.command<{ message?: string; distilled?: boolean }>("carryover.distill");
+      if (result.distilled && result.message) {
+        void vscode.window.showInformationMessage(`Carryover: ${result.message}`);
+      }
+      views.refresh();
+    }),
+  );
+  const setCapture = async (pause: boolean): Promise<void> => {
+    await daemon.command(pause ? "carryover.pauseCapture" : "carryover.resumeCapture");
+    daemon.paused = pause; // the daemon confirms with carryover/status
+  };
+  register("carryover.capture.pause", () => guard("pausing capture", () => setCapture(true)));
+  register("carryover.capture.resume", () => guard("resuming capture", () => setCapture(false)));
+  register("carryover.capture.toggle", () => guard("pausing or resuming capture", () => setCapture(!daemon.paused)));
+  register("carryover.runValidation", (argument) => runValidation(argument as RunValidationArgs | undefined));
+
+  register("carryover.searchMemories", (preset) =>
+    guard("search", async () => {
+      const query =
+        typeof preset === "string"
+          ? preset
+          : await vscode.window.showInputBox({
+              title: "Carryover: search memories",
+              prompt: "An error message, a command, or what you are about to do",
+              ignoreFocusOut: true,
+            });
+      if (!query?.trim()) {
+        return;
+      }
+      const result = await daemon.command<{ hits?: unknown }>("carryover.search", { query: query.trim(), k: 20 });
+      const hits = asMemories(result.hits);
+      if (hits.length === 0) {
+        void vscode.window.showInformationMessage(`Carryover: no memory matches “${query.trim()}”.`);
+        return;
+      }
+      const picked = await vscode.window.showQuickPick(
+        hits.map((hit) => ({
+          label: hit.title.trim(),
+          description: `${shortDescription(hit)}${typeof hit.score === "number" ? ` · ${hit.score.toFixed(2)}` : ""}`,
+          detail: hit.why?.line ?? hit.description,
+          hit,
+        })),
+        { title: `Carryover: ${hits.length} memories for “${query.trim()}”`, matchOnDescription: true, matchOnDetail: true },
+      );
+      if (picked) {
+        await openMemory(picked.hit.id, picked.hit.title);
+      }
+    }),
+  );
+
+  itemCommand("carryover.item.show", "opening the memory", (memory) => openMemory(memory.id, memory.title));
+  itemCommand("carryover.item.pin", "pinning", (memory) => daemon.command("carryover.pin", { memoryId: memory.id }));
+  itemCommand("carryover.item.restore", "restoring", (memory) => daemon.command("carryover.restore", { memoryId: memory.id }));
+  itemCommand("carryover.item.reject", "rejecting", (memory) => daemon.command("carryover.reject", { memoryId: memory.id }));
+  itemCommand("carryover.item.forget", "forgetting", async (memory) => {
+    const choice = await vscode.window.showWarningMessage(
+      `Forget “${memory.title.trim()}” for good?`,
+      { modal: true, detail: "It is deleted from the pool; rejecting it instead keeps it out of sight and can be undone." },
+      "Forget",
+    );
+    if (choice === "Forget") {
+      await daemon.command("carryover.forget", { memoryId: memory.id });
+    }
+  });
+}

@@ -1,0 +1,368 @@
+/**
+ * The daemon (`carryover serve`, stdio) behind vscode-languageclient: the command that starts it (the
+ * `carryover.serverCommand` setting, else the managed environment, installed on first use), its
+ * settings (initializationOptions, workspace/configuration answers, didChangeConfiguration), its
+ * `carryover/status` notification, and clean restarts.
+ */
+import * as vscode from "vscode";
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  LanguageClient,
+  RevealOutputChannelOn,
+  State,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from "vscode-languageclient/node";
+import { ensureEnvironment, installedEnvironment } from "./environment";
+import { openMemory } from "./memoryView";
+import { findPython } from "./python";
+import { errorText, getLog, showLogs } from "./log";
+import { needsRestart, readSettings, toDaemonSettings, type DaemonSettings, type ExtensionSettings } from "./settings";
+import type { StatusBar } from "./statusBar";
+
+export const SECRET_KEY = "carryover.apiKey";
+export const STATUS = "carryover/status";
+
+/** Server commands after which the lists of memories may differ. */
+const CHANGING = new Set(["carryover.pin", "carryover.reject", "carryover.restore", "carryover.forget", "carryover.distill"]);
+
+interface StatusParams {
+  state: string;
+  message?: string;
+  memories?: number | null;
+}
+
+class UserFacingError extends Error {
+  constructor(
+    message: string,
+    readonly pythonProblem: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export class Daemon implements vscode.Disposable {
+  client: LanguageClient | undefined;
+  /** Capture paused by the user (status bar, commands); the daemon says so with carryover/status. */
+  paused = false;
+  ready = false;
+  settings: ExtensionSettings;
+  /** The managed environment's Python, once it is used. */
+  managedPython: string | undefined;
+  private key = "";
+  private starting: Promise<void> | undefined;
+  private stopping = false;
+  private readyWaiters: (() => void)[] = [];
+  private readonly changedEmitter = new vscode.EventEmitter<void>();
+  private readonly readyEmitter = new vscode.EventEmitter<void>();
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Fired when memories may have changed (a pin, a rejection, a distillation, the pool opening). */
+  readonly onDidChangeMemories = this.changedEmitter.event;
+  readonly onDidBecomeReady = this.readyEmitter.event;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly status: StatusBar,
+  ) {
+    this.settings = readSettings(vscode.workspace.getConfiguration("carryover"));
+    this.disposables.push(
+      this.changedEmitter,
+      this.readyEmitter,
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (event.affectsConfiguration("carryover")) {
+          void this.configurationChanged();
+        }
+      }),
+      context.secrets.onDidChange((event) => {
+        if (event.key === SECRET_KEY) {
+          void this.configurationChanged();
+        }
+      }),
+    );
+  }
+
+  /** What the daemon is sent as its settings (the key included). */
+  daemonSettings(): DaemonSettings {
+    return toDaemonSettings(this.settings, this.key);
+  }
+
+  get running(): boolean {
+    return this.client?.state === State.Running;
+  }
+
+  /** Resolves once the pool is open (`carryover/status` ready), or rejects after the timeout. */
+  whenReady(timeoutMs = 120_000): Promise<void> {
+    if (this.ready) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`Carryover's daemon was not ready within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.readyWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.doStart().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  async stop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    const client = this.client;
+    this.client = undefined;
+    this.ready = false;
+    if (client) {
+      this.stopping = true;
+      try {
+        if (client.state !== State.Stopped) {
+          await client.stop(5000);
+        }
+      } catch (error) {
+        getLog().warn(`stopping the daemon: ${errorText(error)}`);
+      } finally {
+        this.stopping = false;
+        await client.dispose().catch(() => undefined);
+      }
+    }
+    this.status.set("stopped");
+  }
+
+  async restart(): Promise<void> {
+    getLog().info("restarting the daemon");
+    await this.stop();
+    await this.start();
+  }
+
+  /** Runs a server command (workspace/executeCommand); `argument` is its one object argument. */
+  async command<T>(name: string, argument?: object): Promise<T> {
+    const client = this.client;
+    if (!client || !this.running) {
+      throw new Error("Carryover's daemon is not running");
+    }
+    const result = (await client.sendRequest(ExecuteCommandRequest.type, {
+      command: name,
+      arguments: argument === undefined ? undefined : [argument],
+    })) as T;
+    if (CHANGING.has(name)) {
+      this.changedEmitter.fire();
+    }
+    return result;
+  }
+
+  /** Sends a notification when the daemon runs; dropped otherwise (capture is best effort). */
+  notify(method: string, params: object): void {
+    const client = this.client;
+    if (client && this.running) {
+      client.sendNotification(method, params).catch((error: unknown) => {
+        getLog().debug(`${method} not sent: ${errorText(error)}`);
+      });
+    }
+  }
+
+  private async configurationChanged(): Promise<void> {
+    const before = this.settings;
+    const beforeKey = this.key;
+    const after = readSettings(vscode.workspace.getConfiguration("carryover"));
+    const afterKey = (await this.context.secrets.get(SECRET_KEY)) ?? "";
+    this.settings = after;
+    this.key = afterKey;
+    if (needsRestart(before, beforeKey, after, afterKey)) {
+      await this.restart();
+      return;
+    }
+    const client = this.client;
+    if (client && this.running) {
+      await client
+        .sendNotification(DidChangeConfigurationNotification.type, { settings: { carryover: this.daemonSettings() } })
+        .catch((error: unknown) => {
+          getLog().warn(`settings not sent: ${errorText(error)}`);
+        });
+    }
+  }
+
+  private async doStart(): Promise<void> {
+    const log = getLog();
+    this.ready = false;
+    this.status.set("starting");
+    this.settings = readSettings(vscode.workspace.getConfiguration("carryover"));
+    this.key = (await this.context.secrets.get(SECRET_KEY)) ?? "";
+    let command: string[];
+    try {
+      command = this.settings.serverCommand.length > 0 ? this.settings.serverCommand : await this.managedCommand();
+    } catch (error) {
+      this.failed(error);
+      return;
+    }
+    const [executable = "", ...args] = command;
+    log.info(`starting the daemon: ${command.join(" ")}`);
+    const serverOptions: ServerOptions = {
+      command: executable,
+      args, // no `transport`: stdio without the "--stdio" argument the client would add
+      options: { env: { ...process.env } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+      outputChannel: log,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      initializationOptions: this.daemonSettings(),
+      middleware: {
+        workspace: {
+          // The daemon pulls section "carryover": answer with its settings, not the editor's raw ones.
+          configuration: (params, token, next) => {
+            if (params.items.every((item) => item.section === "carryover")) {
+              return params.items.map(() => this.daemonSettings());
+            }
+            return next(params, token);
+          },
+        },
+        executeCommand: async (name, commandArgs, next) => {
+          // "show" from a code lens or code action: the memory's page rather than a message
+          const first: unknown = commandArgs[0];
+          if (name === "carryover.show" && typeof first === "object" && first !== null) {
+            const { memoryId, reveal } = first as { memoryId?: unknown; reveal?: unknown };
+            if (reveal === true && typeof memoryId === "string") {
+              await openMemory(memoryId, memoryId);
+              return { opened: memoryId };
+            }
+          }
+          const result: unknown = await next(name, commandArgs);
+          if (CHANGING.has(name)) {
+            this.changedEmitter.fire();
+          }
+          return result;
+        },
+      },
+    };
+    const client = new LanguageClient("carryover", "Carryover", serverOptions, clientOptions);
+    client.onNotification(STATUS, (params: StatusParams) => {
+      this.onStatus(params);
+    });
+    client.onDidChangeState((event) => {
+      if (event.newState === State.Stopped && !this.stopping && this.client === client) {
+        this.ready = false;
+        this.status.set("error", "The daemon stopped.");
+      }
+    });
+    this.client = client;
+    try {
+      await client.start();
+    } catch (error) {
+      if (this.client === client) {
+        this.client = undefined;
+      }
+      client.dispose().catch(() => undefined);
+      this.failed(new Error(`the daemon did not start (${command.join(" ")}): ${errorText(error)}`));
+    }
+  }
+
+  private onStatus(params: StatusParams): void {
+    getLog().info(`daemon status: ${params.state}${params.message ? ` (${params.message})` : ""}`);
+    switch (params.state) {
+      case "ready":
+        this.ready = true;
+        this.status.set(this.paused ? "paused" : "ready", "", params.memories ?? undefined);
+        for (const waiter of this.readyWaiters.splice(0)) {
+          waiter();
+        }
+        this.readyEmitter.fire();
+        this.changedEmitter.fire();
+        break;
+      case "error":
+        this.status.set("error", params.message ?? "The memory pool could not be opened.");
+        void vscode.window.showErrorMessage(`Carryover: ${params.message ?? "the memory pool could not be opened"}`, "Show Logs").then((choice) => {
+          if (choice === "Show Logs") showLogs();
+        });
+        break;
+      case "capture-paused":
+        this.paused = true;
+        if (this.ready) this.status.set("paused");
+        break;
+      case "capture-resumed":
+        this.paused = false;
+        if (this.ready) this.status.set("ready");
+        break;
+    }
+  }
+
+  /** `carryover serve` from the managed environment, installing it first when needed. */
+  private async managedCommand(): Promise<string[]> {
+    const log = getLog();
+    const storageDir = this.context.globalStorageUri.fsPath;
+    const wheelDir = this.context.asAbsolutePath("python-dist");
+    const installed = await installedEnvironment(storageDir, wheelDir);
+    if (installed) {
+      this.managedPython = installed.python;
+      return installed.serverCommand;
+    }
+    this.status.set("installing");
+    log.info(`installing the daemon into ${storageDir}`);
+    const environment = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "Carryover: installing the daemon", cancellable: false },
+      (progress) =>
+        ensureEnvironment({
+          storageDir,
+          wheelDir,
+          basePython: async () => {
+            const search = await findPython(this.settings.pythonPath);
+            for (const reason of search.tried) {
+              log.info(`python not used: ${reason}`);
+            }
+            if (!search.found) {
+              const tried = search.tried.length > 0 ? ` Tried: ${search.tried.join("; ")}.` : "";
+              throw new UserFacingError(
+                `Carryover needs Python 3.10 or newer to install its daemon and found none.${tried} Install Python or set carryover.pythonPath.`,
+                true,
+              );
+            }
+            log.info(`using Python ${search.found.version} at ${search.found.executable} (${search.found.origin})`);
+            return search.found.executable;
+          },
+          reporter: {
+            log: (line) => {
+              log.info(`[install] ${line}`);
+            },
+            progress: (message) => {
+              progress.report({ message });
+              this.status.set("installing", message);
+            },
+          },
+        }),
+    );
+    this.status.set("starting");
+    this.managedPython = environment.python;
+    return environment.serverCommand;
+  }
+
+  private failed(error: unknown): void {
+    const message = errorText(error);
+    getLog().error(message);
+    this.status.set("error", message);
+    const pythonProblem = error instanceof UserFacingError ? error.pythonProblem : false;
+    const text = pythonProblem ? message : `Carryover could not start its daemon: ${message}`;
+    const buttons = ["Set Python Path", "Show Logs", "Retry"];
+    void vscode.window.showErrorMessage(text, ...buttons).then(async (choice) => {
+      if (choice === "Set Python Path") {
+        await vscode.commands.executeCommand("workbench.action.openSettings", "carryover.pythonPath");
+      } else if (choice === "Show Logs") {
+        showLogs();
+      } else if (choice === "Retry") {
+        await this.restart();
+      }
+    });
+  }
+
+  dispose(): void {
+    void this.stop();
+    for (const disposable of this.disposables) {
+      disposable.dispose();
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The extension's settings (section `carryover`), read once into a typed object, and their mapping to
+ * the daemon's settings object (server/settings.py, camelCase on the wire). Pure: no vscode import, so
+ * node:test can check it.
+ */
+
+export interface Surfaces {
+  hover: boolean;
+  codeActions: boolean;
+  codeLens: boolean;
+  inlayHints: boolean;
+  diagnostics: boolean;
+}
+
+export interface ExtensionSettings {
+  pythonPath: string;
+  serverCommand: string[];
+  endpoint: string;
+  model: string;
+  scopes: string[];
+  exclude: string[];
+  surfaces: Surfaces;
+  relevanceThreshold: number;
+  strongThreshold: number;
+  maxResults: number;
+  capture: { terminal: boolean; diagnostics: boolean };
+  logLevel: string;
+}
+
+/** What the daemon accepts (server/settings.py: Settings), as sent in initializationOptions. */
+export interface DaemonSettings {
+  endpoint: string;
+  model: string;
+  key: string;
+  scopes: string[];
+  exclude: string[];
+  surfaces: Surfaces;
+  relevanceThreshold: number;
+  strongThreshold: number;
+  maxResults: number;
+  capture: boolean;
+  logLevel: string;
+}
+
+/** The part of vscode.WorkspaceConfiguration used here. */
+export interface ConfigurationLike {
+  get(section: string): unknown;
+}
+
+export const DEFAULTS: ExtensionSettings = {
+  pythonPath: "",
+  serverCommand: [],
+  endpoint: "",
+  model: "",
+  scopes: ["project", "global", "team"],
+  exclude: [],
+  surfaces: { hover: true, codeActions: true, codeLens: true, inlayHints: false, diagnostics: true },
+  relevanceThreshold: 0.25,
+  strongThreshold: 0.45,
+  maxResults: 3,
+  capture: { terminal: true, diagnostics: true },
+  logLevel: "info",
+};
+
+const LOG_LEVELS = ["off", "error", "warning", "info", "debug"];
+
+function str(value: unknown, fallback: string): string {
+  return typeof value === "string" ? value.trim() : fallback;
+}
+
+function bool(value: unknown, fallback: boolean): boolean {
+  return typeof value === "boolean" ? value : fallback;
+}
+
+function num(value: unknown, fallback: number, low: number, high: number): number {
+  return typeof value === "number" && Number.isFinite(value) && value >= low && value <= high ? value : fallback;
+}
+
+function strings(value: unknown, fallback: string[]): string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string") ? [...value] : [...fallback];
+}
+
+/** Typed settings from `workspace.getConfiguration("carryover")`; a value of the wrong type is replaced
+ * by its default (the daemon would reject the whole change otherwise). */
+export function readSettings(config: ConfigurationLike): ExtensionSettings {
+  const d = DEFAULTS;
+  const logLevel = str(config.get("logLevel"), d.logLevel);
+  return {
+    pythonPath: str(config.get("pythonPath"), d.pythonPath),
+    serverCommand: strings(config.get("serverCommand"), d.serverCommand).filter((part) => part.length > 0),
+    endpoint: str(config.get("endpoint"), d.endpoint),
+    model: str(config.get("model"), d.model),
+    scopes: strings(config.get("scopes"), d.scopes).filter((scope) => d.scopes.includes(scope)),
+    exclude: strings(config.get("exclude"), d.exclude),
+    surfaces: {
+      hover: bool(config.get("surfaces.hover"), d.surfaces.hover),
+      codeActions: bool(config.get("surfaces.codeActions"), d.surfaces.codeActions),
+      codeLens: bool(config.get("surfaces.codeLens"), d.surfaces.codeLens),
+      inlayHints: bool(config.get("surfaces.inlayHints"), d.surfaces.inlayHints),
+      diagnostics: bool(config.get("surfaces.diagnostics"), d.surfaces.diagnostics),
+    },
+    relevanceThreshold: num(config.get("relevanceThreshold"), d.relevanceThreshold, -1, 2),
+    strongThreshold: num(config.get("strongThreshold"), d.strongThreshold, -1, 2),
+    maxResults: Math.round(num(config.get("maxResults"), d.maxResults, 1, 10)),
+    capture: {
+      terminal: bool(config.get("capture.terminal"), d.capture.terminal),
+      diagnostics: bool(config.get("capture.diagnostics"), d.capture.diagnostics),
+    },
+    logLevel: LOG_LEVELS.includes(logLevel) ? logLevel : d.logLevel,
+  };
+}
+
+/** The daemon's settings object. `capture` switches event recording as a whole (edits and saves too),
+ * so it stays on unless both kinds of capture the extension forwards are off. */
+export function toDaemonSettings(settings: ExtensionSettings, key: string): DaemonSettings {
+  return {
+    endpoint: settings.endpoint,
+    model: settings.model,
+    key,
+    scopes: [...settings.scopes],
+    exclude: [...settings.exclude],
+    surfaces: { ...settings.surfaces },
+    relevanceThreshold: settings.relevanceThreshold,
+    strongThreshold: settings.strongThreshold,
+    maxResults: settings.maxResults,
+    capture: settings.capture.terminal || settings.capture.diagnostics,
+    logLevel: settings.logLevel,
+  };
+}
+
+/** Changes that need a new daemon process (another interpreter or command, another model endpoint). */
+export function needsRestart(before: ExtensionSettings, beforeKey: string, after: ExtensionSettings, afterKey: string): boolean {
+  return (
+    before.pythonPath !== after.pythonPath ||
+    before.serverCommand.join("\u0000") !== after.serverCommand.join("\u0000") ||
+    before.endpoint !== after.endpoint ||
+    before.model !== after.model ||
+    beforeKey !== afterKey
+  );
+}
