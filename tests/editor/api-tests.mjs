@@ -4,10 +4,11 @@
 // tests' exit code comes back through window.codeAutomationExit.
 //
 // usage: node tests/editor/api-tests.mjs   (after scripts/editor-env.sh and `npm run package` in client-vscode)
-// env: CARRYOVER_ARTIFACTS (screenshots, logs), CARRYOVER_API_TIMEOUT_S (default 600), VERBOSE=1
+// env: CARRYOVER_ARTIFACTS (screenshots, logs), CARRYOVER_API_TIMEOUT_S (default 600), VERBOSE=1,
+// KEEP=1 keeps the temporary workspace and code-server folders
 import fs from "node:fs";
 import path from "node:path";
-import { ROOT, ARTIFACTS, collectLogs, copyFixture, launchBrowser, log, startCodeServer } from "./lib.mjs";
+import { ROOT, ARTIFACTS, collectLogs, copyFixture, launchBrowser, log, run, startCodeServer } from "./lib.mjs";
 
 const devPath = path.join(ROOT, "client-vscode");
 const testsPath = path.join(devPath, "out", "test", "index.js");
@@ -31,6 +32,12 @@ const cs = await startCodeServer({
   settings: { "carryover.serverCommand": [path.join(ROOT, ".venv", "bin", "carryover"), "serve"] },
   extraArgs: ["--vscode-option", "enable-smoke-test-driver"],
 });
+// Seed the pool with examples/memories.jsonl before the daemon opens it (the tests import it themselves
+// into an emptier pool, but then read it back through a daemon that sees another process's writes only
+// after its refresh interval).
+const seeded = run(path.join(ROOT, ".venv", "bin", "carryover"), ["import", path.join(ROOT, "examples", "memories.jsonl"), "--json"],
+  { env: { ...process.env, CARRYOVER_HOME: cs.dirs.carryoverHome } });
+log(`seeded ${cs.dirs.carryoverHome}/pool: ${(seeded.stdout || seeded.stderr.slice(-300)).replace(/\s+/g, " ").trim()}`);
 const remote = (p) => `vscode-remote://127.0.0.1:${cs.port}${p}`;
 const payload = [["extensionDevelopmentPath", remote(devPath)], ["extensionTestsPath", remote(testsPath)]];
 
@@ -58,6 +65,10 @@ await browser.close();
 transcript.end();
 if (code !== 0) collectLogs(cs, path.join(out, "logs"));
 await cs.stop();
+if (!process.env.KEEP) {
+  fs.rmSync(path.dirname(folder), { recursive: true, force: true });
+  fs.rmSync(cs.runDir, { recursive: true, force: true });
+}
 // the tests' own counts when they said them; else the exit code as one test
 const { passed, failed } = counts ?? (code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
 console.log(`api-tests: ${passed} passed, ${failed + (code !== 0 && failed === 0 ? 1 : 0)} failed`);

@@ -136,13 +136,19 @@ try {
     }
     const action = titles.find((t) => t.startsWith("Carryover:"));
     await wb.pickCodeAction(action);
-    // the daemon's carryover.show (reveal) shows the memory in a notification, or the client opens its page
+    // the memory is shown: its page in the markdown preview (a webview: read its frames), as a text
+    // page, or (the daemon's own carryover.show with reveal) in a notification
     const shown = await waitFor(async () => {
+      const tab = (await wb.page.locator(".tabs-container .tab.active").first().innerText().catch(() => "")).trim();
+      for (const frame of wb.page.frames()) {
+        const body = await frame.evaluate(() => document.body?.innerText || "").catch(() => "");
+        if (body.includes(INSIGHT) && body.includes("learned from")) return `memory page "${tab}": ${body.replace(/\s+/g, " ").slice(0, 120)}`;
+      }
+      const editor = await wb.page.locator(".editor-instance").first().innerText().catch(() => "");
+      if (editor.includes(`# ${INSIGHT}`)) return `memory page "${tab}" (text)`;
       const toasts = await wb.page.locator(".notification-toast").allInnerTexts().catch(() => []);
       const toast = toasts.find((t) => t.includes(INSIGHT));
-      if (toast) return `notification: ${toast.replace(/\s+/g, " ").slice(0, 160)}`;
-      const editor = await wb.page.locator(".editor-instance").first().innerText().catch(() => "");
-      return editor.includes(`# ${INSIGHT}`) ? "memory page opened" : null;
+      return toast ? `notification: ${toast.replace(/\s+/g, " ").slice(0, 160)}` : null;
     }, { timeoutMs: 20000, what: "the memory to be shown" });
     await wb.shot("quick-fix-shows-memory");
     await wb.page.locator(".notification-toast .codicon-notifications-clear").first().click({ timeout: 2000 }).catch(() => {});
