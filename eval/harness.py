@@ -283,11 +283,11 @@ def run_variants(
     for variant in variants:
         pool, store = pools.store(variant)
         hover = hover_retriever(store, thresholds if variant.threshold else None, variant.kinds)
-        retriever = {
-            "hover": hover,
-            "bm25": bm25_retriever(pool),
-            "hybrid": hybrid_retriever(hover, bm25_retriever(pool)),
-        }[variant.mode]
+        retriever = hover
+        if variant.mode == "bm25":
+            retriever = bm25_retriever(pool)
+        elif variant.mode == "hybrid":
+            retriever = hybrid_retriever(hover, bm25_retriever(pool))
         runs = []
         for query in queries:
             search = build_query(query.context, k=RANKED)

@@ -68,7 +68,8 @@ def line_probes(
         if query is None or any(probe.query.text == query.text for probe in probes):
             return
         if not (signalled or query.plan) and plain_threshold is not None:
-            query = attrs.evolve(query, min_score=max(plain_threshold, threshold or plain_threshold))
+            floor = plain_threshold if threshold is None else max(plain_threshold, threshold)
+            query = attrs.evolve(query, min_score=floor)
         probes.append(Probe(query, basis))
 
     bases = []

@@ -16,6 +16,10 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 from tests.test_server_support import (
+    GUARD,
+    INJECTION,
+    LOOKUP,
+    SHELL,
     ClientRecorder,
     client_config,
     command,
@@ -30,11 +34,6 @@ from tests.test_server_support import (
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-GUARD = "Guard optional values before indexing into them"
-INJECTION = "Never build shell or SQL commands by string concatenation"
-LOOKUP = 'def load(config):\n    value = config.get("key")["inner"]\n    return value\n'
-SHELL = 'import os\n\n\ndef clean(user_dir):\n    target = "rm -rf " + user_dir\n    os.system(target)\n'
 
 
 class Session:

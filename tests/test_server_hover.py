@@ -15,6 +15,7 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
 from tests.test_server_support import (
+    GUARD,
     client_config,
     command,
     hover,
@@ -37,7 +38,6 @@ def load(config):
 
 x = x + 1
 """
-GUARD = "Guard optional values before indexing into them"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

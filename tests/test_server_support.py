@@ -237,3 +237,10 @@ def test_recording_distiller_reports_progress(tmp_path: Path) -> None:
     report = RecordingDistiller().distill_pending(Store(), lambda *args: seen.append(args))
     assert seen == [(0, 2, "reading episodes"), (2, 2, "writing memories")]
     assert (report.episodes, report.added) == (2, 1)
+
+
+# Titles of seeded_pool()'s memories, and documents they apply to.
+GUARD = "Guard optional values before indexing into them"
+INJECTION = "Never build shell or SQL commands by string concatenation"
+LOOKUP = 'def load(config):\n    value = config.get("key")["inner"]\n    return value\n'
+SHELL = 'import os\n\n\ndef clean(user_dir):\n    target = "rm -rf " + user_dir\n    os.system(target)\n'
