@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from memory_store.records import SearchHit
     from memory_store.store import MemoryStore
     from server.capture.service import CaptureService
-    from server.distill.base import Distiller
+    from server.distill.base import Distiller, DistillReport
 
 logger = logging.getLogger(__name__)
 
@@ -208,10 +208,31 @@ class CarryoverServer(LanguageServer):
                 self.folders(),
                 exclude=self.settings.exclude,
                 distiller=self.options.distiller or distiller_for(self.settings),
+                on_report=self._on_background_report(asyncio.get_running_loop()),
             ).start()
             self.sink = self.capture_service.sink
         while self._pending_events:
             self.sink.record(self._pending_events.popleft())
+
+    def _on_background_report(self, loop: asyncio.AbstractEventLoop) -> Callable[[DistillReport], None]:
+        """For the distillation thread: when a run added or merged memories, tell the editor."""
+
+        def on_report(report: DistillReport) -> None:
+            if (report.added or report.merged) and not loop.is_closed():
+                loop.call_soon_threadsafe(self.background.spawn, self.memories_changed(), "memories-changed")
+
+        return on_report
+
+    async def memories_changed(self) -> None:
+        """After the pool changed (a distillation, a pin, a rejection): the status item's count and the
+        views (``carryover/status`` "changed"), and the inline suggestions of the open documents."""
+        from server.features import inline
+
+        store = await self.store.get(None)
+        if store is not None:
+            count = await self.workers.run(store.count, background=True)
+            self.notify_status("changed", f"{count} memories", memories=count)
+        inline.reanalyze_all(self)
 
     async def search(
         self, store: MemoryStore, probes: Sequence[Probe], background: bool = False

@@ -11,6 +11,16 @@ from collections.abc import Callable
 from lsprotocol import types as lsp
 
 FORWARDED_LOGGERS = ("server", "memory_store")
+FORWARDED_ATTRIBUTE = "carryover_sent_to_client"
+"""Set on a record once it went to the client, so that stderr (which the client shows in the same
+channel) does not print it a second time: see :func:`not_sent_to_client`."""
+
+
+def not_sent_to_client(record: logging.LogRecord) -> bool:
+    """A filter for the stderr handler: only the records the client did not receive."""
+    return not getattr(record, FORWARDED_ATTRIBUTE, False)
+
+
 LEVELS = {
     "off": logging.CRITICAL + 10,
     "error": logging.ERROR,
@@ -71,6 +81,7 @@ class ClientLogHandler(logging.Handler):
             loop.call_soon_threadsafe(self._deliver, params)
         except RuntimeError:  # the loop closed in between
             return
+        setattr(record, FORWARDED_ATTRIBUTE, True)
 
     def _deliver(self, params: lsp.LogMessageParams) -> None:
         with contextlib.suppress(Exception):

@@ -59,12 +59,16 @@ def load_distiller(spec: str) -> Distiller:
 
 
 def configure_logging(level: str) -> None:
+    """stderr at ``level``, the only root handler (``carryover serve`` comes through the command line,
+    which configured its own); records already sent to the client as window/logMessage are not
+    printed again, since editors show stderr in the same channel."""
+    from server.log_bridge import not_sent_to_client
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(level.upper())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(level.upper())
+    handler.addFilter(not_sent_to_client)
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # pygls logs every message body at INFO: keep it quiet unless debugging.
     logging.getLogger("pygls").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
 

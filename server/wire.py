@@ -95,7 +95,7 @@ CUSTOM_NOTIFICATIONS: dict[str, type] = {
 
 @attrs.define
 class StatusParams:
-    state: str  # "ready" | "error" | "capture-paused" | "capture-resumed"
+    state: str  # "ready" | "error" | "changed" (a new count) | "capture-paused" | "capture-resumed"
     message: str = ""
     memories: int | None = None
 

@@ -250,6 +250,43 @@ async def test_terminal_episode_becomes_memories_on_distill_now(tmp_path: Path) 
         await client.shutdown_session()
 
 
+async def test_a_background_distillation_tells_the_editor(tmp_path: Path) -> None:
+    """Nobody asks to distil: the finished episode is distilled in the background, and the server then
+    says "changed" with the new count (the status item, the views) and analyses open documents again."""
+    pool = seeded_pool(tmp_path)
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    client, recorder = await start_client(client_config(pool))
+    window = Session(client, recorder, workspace, pool)
+    try:
+        await client.initialize_session(initialize_params(workspace))
+        await wait_ready(client)
+        assert ("ready", 8) in recorder.statuses, recorder.statuses
+        for line, code, output in (
+            ("cargo test", 101, "thread 'main' panicked at 'called `Option::unwrap()` on a `None` value'"),
+            ("cargo test", 0, "test result: ok. 4 passed"),
+        ):
+            window.ended(line, exitCode=code, outputHead=output, outputTail=output)
+        changed = await eventually(
+            lambda: [count for state, count in recorder.statuses if state == "changed"], timeout_s=60
+        )
+        assert changed[-1] is not None and changed[-1] > 8, recorder.statuses
+        listed = await command(client, "carryover.list", {"limit": 100})
+        assert len(listed["memories"]) == changed[-1]
+    finally:
+        await client.shutdown_session()
+
+
+async def test_pin_and_reject_say_changed(session: Session) -> None:
+    client = session.client
+    found = await command(client, "carryover.search", {"query": "guard optional values", "k": 1})
+    memory_id = found["hits"][0]["id"]
+    before = len(session.recorder.statuses)
+    await command(client, "carryover.pin", {"memoryId": memory_id})
+    await eventually(lambda: [s for s in session.recorder.statuses[before:] if s[0] == "changed"])
+    await command(client, "carryover.restore", {"memoryId": memory_id})
+
+
 async def test_the_server_said_when_the_pool_was_ready(session: Session) -> None:
     assert "status:ready" in session.recorder.refreshes
 

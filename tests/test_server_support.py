@@ -73,6 +73,7 @@ class ClientRecorder:
         self.refreshes: list[str] = []
         self.message_requests: list[lsp.ShowMessageRequestParams] = []
         self.answer: int | None = 0  # index of the action chosen in showMessageRequest, None: dismiss
+        self.statuses: list[tuple[str, int | None]] = []  # carryover/status: (state, memories)
 
 
 async def start_client(config: ClientServerConfig) -> tuple[LanguageClient, ClientRecorder]:
@@ -109,6 +110,7 @@ async def start_client(config: ClientServerConfig) -> tuple[LanguageClient, Clie
     @client.feature("carryover/status")
     def status(params: Any) -> None:
         recorder.refreshes.append(f"status:{params.state}")
+        recorder.statuses.append((params.state, getattr(params, "memories", None)))
 
     return client, recorder
 

@@ -289,6 +289,10 @@ export class Daemon implements vscode.Disposable {
         this.paused = false;
         if (this.ready) this.status.set("ready");
         break;
+      case "changed": // the pool changed (a distillation, also in the background; a pin; a rejection)
+        if (this.ready) this.status.set(this.paused ? "paused" : "ready", "", params.memories ?? undefined);
+        this.changedEmitter.fire();
+        break;
     }
   }
 

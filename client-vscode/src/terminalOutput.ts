@@ -3,7 +3,8 @@
  * and TAIL_CHARS from the end, ANSI sequences and carriage-return redraws removed. Pure (no vscode).
  */
 
-export const HEAD_CHARS = 4000;
+/** What the daemon keeps of a command's output (server/capture/terminal.py): nothing more is sent. */
+export const HEAD_CHARS = 2000;
 export const TAIL_CHARS = 4000;
 /** Raw text kept at each end before cleaning: escape sequences and redraws take room. */
 const RAW_FACTOR = 4;

@@ -68,11 +68,11 @@ void test("terminal output: ANSI, OSC marks and redraws are removed", () => {
 
 void test("terminal output: bounded head and tail", () => {
   assert.deepEqual(boundOutput("short"), { outputHead: "short", outputTail: "", outputTruncated: false });
-  const middle = "a".repeat(4000) + "b".repeat(3000);
-  assert.deepEqual(boundOutput(middle), { outputHead: "a".repeat(4000), outputTail: "b".repeat(3000), outputTruncated: false });
+  const middle = "a".repeat(2000) + "b".repeat(3000);
+  assert.deepEqual(boundOutput(middle), { outputHead: "a".repeat(2000), outputTail: "b".repeat(3000), outputTruncated: false });
   const long = "h".repeat(5000) + "m".repeat(10_000) + "t".repeat(5000);
   const bounded = boundOutput(long);
-  assert.equal(bounded.outputHead, "h".repeat(4000));
+  assert.equal(bounded.outputHead, "h".repeat(2000));
   assert.equal(bounded.outputTail, "t".repeat(4000));
   assert.equal(bounded.outputTruncated, true);
 });
@@ -87,7 +87,7 @@ void test("terminal output: the collector keeps memory bounded and the two ends"
   const result = collector.result();
   assert.equal(result.outputTruncated, true);
   assert.ok(result.outputHead.startsWith("FIRST LINE\nline 0 of"));
-  assert.ok(result.outputHead.length <= 4000 && result.outputTail.length <= 4000);
+  assert.ok(result.outputHead.length <= 2000 && result.outputTail.length <= 4000);
   assert.ok(result.outputTail.endsWith("Tests: 1 failed\n"));
   assert.ok(!result.outputTail.includes("\x1b"));
   const small = new OutputCollector();

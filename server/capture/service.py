@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from server.capture.shell_hook import default_log_path
 from server.capture.shell_log import ShellLogFollower
 from server.capture.sink import PoolEventSink
 from server.capture.watcher import WorkspaceWatcher
-from server.distill.base import DistillStore, OnProgress, PendingDistiller
+from server.distill.base import DistillReport, DistillStore, OnProgress, PendingDistiller
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class CaptureService:
         exclude: Sequence[str] = (),
         distiller: PendingDistiller | None = None,
         on_progress: OnProgress | None = None,
+        on_report: Callable[[DistillReport], None] | None = None,
         watch_files: bool = True,
         follow_shell_log: bool = True,
         segment_config: SegmentConfig | None = None,
@@ -59,6 +60,7 @@ class CaptureService:
             store,
             distiller or OfflineDistiller(),
             on_progress=on_progress,
+            on_report=on_report,
             segment_config=segment_config,
             interval_s=distill_interval_s,
         )

@@ -85,7 +85,7 @@ async def _call(ls: CarryoverServer, function: Callable[..., T], *args: Any) -> 
 
 
 async def _changed(ls: CarryoverServer) -> None:
-    inline.reanalyze_all(ls)
+    await ls.memories_changed()
 
 
 async def pin(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:

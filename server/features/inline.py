@@ -128,6 +128,7 @@ async def analyse(ls: CarryoverServer, uri: str) -> None:
             if hits
         }
         marks = [Mark(site, best[site.situation.name]) for site in sites if site.situation.name in best]
+        logger.debug("situations in %s: %s", uri, sorted(probes))
     if not _is_open(ls, uri) or ls.document(uri).version != info.version:
         return  # the text changed meanwhile: a newer analysis is on its way
     previous = ls.analyses.get(uri)
@@ -139,6 +140,12 @@ async def analyse(ls: CarryoverServer, uri: str) -> None:
             lsp.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=info.version)
         )
     ls.analyses[uri] = attrs.evolve(analysis, published=bool(diagnostics))
+    logger.debug(
+        "analysed %s (version %s): %s",
+        uri,
+        info.version,
+        [(mark.site.line, mark.suggestion.memory_id, round(mark.suggestion.hit.score, 3)) for mark in marks],
+    )
     old_marks = previous.marks if isinstance(previous, Analysis) else ()
     if [mark.suggestion.memory_id for mark in old_marks] != [mark.suggestion.memory_id for mark in marks]:
         await _refresh(ls)

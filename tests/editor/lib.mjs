@@ -245,9 +245,17 @@ export class Workbench {
     return this.page.locator(".editor-instance .monaco-editor .view-lines").first();
   }
 
-  /** Text of the visible lines of the active editor (spaces as in the file). */
+  /** Text of the visible lines of the active editor (spaces as in the file), top to bottom. Monaco
+   * reuses line elements after an edit, so their order in the DOM is not the order on screen: sort
+   * them by their position. */
   async editorText() {
-    return (await this.editorLines().innerText()).replace(/\u00a0/g, " ");
+    const text = await this.editorLines().evaluate((lines) =>
+      [...lines.querySelectorAll(".view-line")]
+        .map((line) => ({ top: parseFloat(line.style.top) || 0, text: line.textContent || "" }))
+        .sort((a, b) => a.top - b.top)
+        .map((line) => line.text)
+        .join("\n"));
+    return text.replace(/\u00a0/g, " ");
   }
 
   /** Open a file: click it in the explorer; Quick Open (Ctrl+P) when it is not listed. */
