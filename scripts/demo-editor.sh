@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The editor part of the demo (scripts/demo.sh calls it; CARRYOVER_DEMO_NO_EDITOR=1 skips it):
 # builds the VS Code extension (client-vscode/build/carryover.vsix) and opens examples/sample-workspace
-# with it, on a pool that holds examples/memories.jsonl.
-#   - `code` on PATH: installs the .vsix into your VS Code and opens the folder there (the extension sets
-#     up its own environment on first run, a few minutes once).
+# with it. The folder's settings (.vscode/settings.json, written here, not committed) start the daemon
+# from this checkout's .venv on a demo pool (.work/demo-home/pool, holding examples/memories.jsonl), so
+# the hovers work at once and your own pool is not touched; other folders use the extension's own
+# environment (set up on first run) and your pool.
+#   - `code` on PATH: installs the .vsix into your VS Code and opens the folder there (trust it when
+#     asked: an untrusted folder's settings cannot start a command).
 #   - otherwise: code-server (VS Code in the browser, from scripts/editor-env.sh) on
-#     127.0.0.1:${CARRYOVER_DEMO_PORT:-8080} with the .vsix installed, in the foreground until Ctrl-C.
-#     Its state lives in .work/demo-editor/; the daemon is this checkout's .venv (no first-run install)
-#     and its pool is .work/demo-home/pool.
+#     127.0.0.1:${CARRYOVER_DEMO_PORT:-8080} with the .vsix installed, in the foreground until Ctrl-C;
+#     its state lives in .work/demo-editor/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -24,6 +26,16 @@ if [ ! -f "$VSIX" ] || [ -n "$(find client-vscode/src client-vscode/package.json
   (cd client-vscode && npm ci --no-audit --no-fund --loglevel=error && npm run package >/dev/null)
 fi
 
+export CARRYOVER_HOME="$ROOT/.work/demo-home"
+POOL="$CARRYOVER_HOME/pool"
+.venv/bin/carryover --db "$POOL" import examples/memories.jsonl >/dev/null
+mkdir -p "$WS/.vscode"
+cat > "$WS/.vscode/settings.json" <<EOF
+{
+  "carryover.serverCommand": ["$ROOT/.venv/bin/carryover", "--db", "$POOL", "serve"]
+}
+EOF
+
 if command -v code >/dev/null 2>&1; then
   code --install-extension "$VSIX" --force
   code "$WS"
@@ -32,15 +44,12 @@ if command -v code >/dev/null 2>&1; then
 fi
 
 bash scripts/editor-env.sh
-export CARRYOVER_HOME="$ROOT/.work/demo-home"
-.venv/bin/carryover import examples/memories.jsonl >/dev/null
 PORT="${CARRYOVER_DEMO_PORT:-8080}"
 STATE="$ROOT/.work/demo-editor"
 CS="$ROOT/.work/editor/cs/node_modules/.bin/code-server"
 mkdir -p "$STATE/user-data/User" "$STATE/extensions" "$STATE/home"
 cat > "$STATE/user-data/User/settings.json" <<EOF
 {
-  "carryover.serverCommand": ["$ROOT/.venv/bin/carryover", "serve"],
   "workbench.startupEditor": "readme",
   "security.workspace.trust.enabled": false,
   "telemetry.telemetryLevel": "off",

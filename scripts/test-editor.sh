@@ -5,6 +5,7 @@
 #   2. client-vscode: npm ci, npm run check, npm run package -> client-vscode/build/carryover.vsix
 #   3. tests/editor/api-tests.mjs       the extension's own vscode-API tests inside the editor
 #   4. tests/editor/scenario.mjs        the acceptance scenario through the UI, first-run install included
+#   5. tests/editor/demo.mjs            scripts/demo-editor.sh (the README's first command's editor part)
 # Screenshots and, on failure, logs: $CARRYOVER_ARTIFACTS (default .artifacts/editor).
 # Ends with "N passed, M failed"; exits non-zero when anything failed.
 set -uo pipefail
@@ -55,6 +56,10 @@ phase "acceptance scenario through the UI"
 timeout 1800 "$NODE" tests/editor/scenario.mjs --vsix client-vscode/build/carryover.vsix 2>&1 \
   | tee "$CARRYOVER_ARTIFACTS/scenario.log"
 tally "$CARRYOVER_ARTIFACTS/scenario.log"
+
+phase "the demo's editor part (scripts/demo-editor.sh)"
+timeout 1200 "$NODE" tests/editor/demo.mjs 2>&1 | tee "$CARRYOVER_ARTIFACTS/demo.log"
+tally "$CARRYOVER_ARTIFACTS/demo.log"
 
 echo "screenshots and logs: $CARRYOVER_ARTIFACTS"
 finish

@@ -13,7 +13,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -57,15 +57,20 @@ def default_open_store(db: Path | None, settings: Settings) -> MemoryStore:
     return open_store(load_config(db=db))
 
 
-def distiller_for(settings: Settings) -> Distiller:
+def distiller_for(settings: Settings, environ: Mapping[str, str] | None = None) -> Distiller:
     """The model distiller at the editor's endpoint when one is set, else the environment's
-    (CARRYOVER_DISTILL_*), else the offline rules. Nothing is sent anywhere unless configured."""
-    from server.distill.llm import LLMSettings, make_distiller
+    (CARRYOVER_DISTILL_*), else the offline rules. Nothing is sent anywhere unless configured.
+    The endpoint's key: the ``key`` setting, else ``CARRYOVER_DISTILL_API_KEY`` (how the VS Code
+    extension passes it, so that no message carries it) — never another tool's key."""
+    from server.distill.llm import ENV_API_KEY, LLMSettings, make_distiller
 
     chosen = None
     if settings.endpoint:
+        env = os.environ if environ is None else environ
         chosen = LLMSettings(
-            model=settings.model or "default", base_url=settings.endpoint, api_key=settings.key or None
+            model=settings.model or "default",
+            base_url=settings.endpoint,
+            api_key=settings.key or env.get(ENV_API_KEY) or None,
         )
     return make_distiller(chosen)
 

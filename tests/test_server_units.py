@@ -307,3 +307,10 @@ def test_the_editor_endpoint_chooses_the_model_distiller(monkeypatch: pytest.Mon
     chosen = distiller_for(Settings(endpoint="http://127.0.0.1:9/v1", model="m", key="sk-k"))
     assert isinstance(chosen, LLMDistiller)
     assert chosen.settings.base_url == "http://127.0.0.1:9/v1" and chosen.settings.model == "m"
+    assert chosen.settings.api_key == "sk-k"
+    # the VS Code extension passes the key in the environment; another tool's key is never sent
+    endpoint_only = Settings(endpoint="http://127.0.0.1:9/v1")
+    from_env = distiller_for(endpoint_only, {"CARRYOVER_DISTILL_API_KEY": "sk-env", "OPENAI_API_KEY": "sk-o"})
+    assert isinstance(from_env, LLMDistiller) and from_env.settings.api_key == "sk-env"
+    other_tool = distiller_for(endpoint_only, {"OPENAI_API_KEY": "sk-o"})
+    assert isinstance(other_tool, LLMDistiller) and other_tool.settings.api_key is None

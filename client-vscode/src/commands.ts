@@ -4,7 +4,7 @@ import { SECRET_KEY, type Daemon } from "./daemon";
 import { errorText, getLog, showLogs } from "./log";
 import { asMemories, asMemory, type Memory } from "./memory";
 import { shortDescription } from "./memoryDocument";
-import { openMemory, type MemoryDocuments } from "./memoryView";
+import { openMemory } from "./memoryView";
 import type { Views } from "./views/trees";
 
 export const VALIDATION_TERMINAL = "Carryover validation";
@@ -97,7 +97,6 @@ export function registerCommands(
   context: vscode.ExtensionContext,
   daemon: Daemon,
   views: Views,
-  documents: MemoryDocuments,
 ): void {
   const register = (id: string, handler: (...args: unknown[]) => unknown): void => {
     context.subscriptions.push(vscode.commands.registerCommand(id, handler));
@@ -109,9 +108,7 @@ export function registerCommands(
         if (!memory) {
           throw new Error("no memory given");
         }
-        await work(memory);
-        views.refresh();
-        documents.refreshOpen();
+        await work(memory); // the daemon says "changed": views and open memory pages refresh then
       }),
     );
   };
@@ -150,12 +147,10 @@ export function registerCommands(
       if (result.distilled && result.message) {
         void vscode.window.showInformationMessage(`Carryover: ${result.message}`);
       }
-      views.refresh();
     }),
   );
   const setCapture = async (pause: boolean): Promise<void> => {
-    await daemon.command(pause ? "carryover.pauseCapture" : "carryover.resumeCapture");
-    daemon.paused = pause; // the daemon confirms with carryover/status
+    await daemon.command(pause ? "carryover.pauseCapture" : "carryover.resumeCapture"); // confirmed by carryover/status
   };
   register("carryover.capture.pause", () => guard("pausing capture", () => setCapture(true)));
   register("carryover.capture.resume", () => guard("resuming capture", () => setCapture(false)));

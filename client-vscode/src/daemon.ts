@@ -18,14 +18,11 @@ import { ensureEnvironment, installedEnvironment } from "./environment";
 import { openMemory } from "./memoryView";
 import { findPython } from "./python";
 import { errorText, getLog, showLogs } from "./log";
-import { needsRestart, readSettings, toDaemonSettings, type DaemonSettings, type ExtensionSettings } from "./settings";
+import { daemonEnvironment, needsRestart, readSettings, toDaemonSettings, type DaemonSettings, type ExtensionSettings } from "./settings";
 import type { StatusBar } from "./statusBar";
 
 export const SECRET_KEY = "carryover.apiKey";
 export const STATUS = "carryover/status";
-
-/** Server commands after which the lists of memories may differ. */
-const CHANGING = new Set(["carryover.pin", "carryover.reject", "carryover.restore", "carryover.forget", "carryover.distill"]);
 
 interface StatusParams {
   state: string;
@@ -57,7 +54,8 @@ export class Daemon implements vscode.Disposable {
   private readonly changedEmitter = new vscode.EventEmitter<void>();
   private readonly readyEmitter = new vscode.EventEmitter<void>();
   private readonly disposables: vscode.Disposable[] = [];
-  /** Fired when memories may have changed (a pin, a rejection, a distillation, the pool opening). */
+  /** Fired when memories may have changed: the daemon's `carryover/status` "ready" and "changed" (after a
+   * pin, a rejection, a distillation, also one in the background). */
   readonly onDidChangeMemories = this.changedEmitter.event;
   readonly onDidBecomeReady = this.readyEmitter.event;
 
@@ -71,20 +69,24 @@ export class Daemon implements vscode.Disposable {
       this.readyEmitter,
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration("carryover")) {
-          void this.configurationChanged();
+          this.configurationChanged().catch((error: unknown) => {
+            getLog().error(`applying the settings: ${errorText(error)}`);
+          });
         }
       }),
       context.secrets.onDidChange((event) => {
         if (event.key === SECRET_KEY) {
-          void this.configurationChanged();
+          this.configurationChanged().catch((error: unknown) => {
+            getLog().error(`applying the API key: ${errorText(error)}`);
+          });
         }
       }),
     );
   }
 
-  /** What the daemon is sent as its settings (the key included). */
+  /** What the daemon is sent as its settings (never the key: see daemonEnvironment). */
   daemonSettings(): DaemonSettings {
-    return toDaemonSettings(this.settings, this.key);
+    return toDaemonSettings(this.settings);
   }
 
   get running(): boolean {
@@ -107,10 +109,15 @@ export class Daemon implements vscode.Disposable {
     });
   }
 
+  /** Starts the daemon; never rejects (a failure is shown to the user and in the status bar). */
   start(): Promise<void> {
-    this.starting ??= this.doStart().finally(() => {
-      this.starting = undefined;
-    });
+    this.starting ??= this.doStart()
+      .catch((error: unknown) => {
+        this.failed(error);
+      })
+      .finally(() => {
+        this.starting = undefined;
+      });
     return this.starting;
   }
 
@@ -151,9 +158,6 @@ export class Daemon implements vscode.Disposable {
       command: name,
       arguments: argument === undefined ? undefined : [argument],
     })) as T;
-    if (CHANGING.has(name)) {
-      this.changedEmitter.fire();
-    }
     return result;
   }
 
@@ -191,6 +195,7 @@ export class Daemon implements vscode.Disposable {
   private async doStart(): Promise<void> {
     const log = getLog();
     this.ready = false;
+    this.paused = false; // a new daemon captures until told otherwise
     this.status.set("starting");
     this.settings = readSettings(vscode.workspace.getConfiguration("carryover"));
     this.key = (await this.context.secrets.get(SECRET_KEY)) ?? "";
@@ -206,7 +211,7 @@ export class Daemon implements vscode.Disposable {
     const serverOptions: ServerOptions = {
       command: executable,
       args, // no `transport`: stdio without the "--stdio" argument the client would add
-      options: { env: { ...process.env } },
+      options: { env: daemonEnvironment(process.env, this.key) },
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
@@ -234,9 +239,6 @@ export class Daemon implements vscode.Disposable {
             }
           }
           const result: unknown = await next(name, commandArgs);
-          if (CHANGING.has(name)) {
-            this.changedEmitter.fire();
-          }
           return result;
         },
       },
@@ -351,16 +353,21 @@ export class Daemon implements vscode.Disposable {
     this.status.set("error", message);
     const pythonProblem = error instanceof UserFacingError ? error.pythonProblem : false;
     const text = pythonProblem ? message : `Carryover could not start its daemon: ${message}`;
-    const buttons = ["Set Python Path", "Show Logs", "Retry"];
-    void vscode.window.showErrorMessage(text, ...buttons).then(async (choice) => {
-      if (choice === "Set Python Path") {
-        await vscode.commands.executeCommand("workbench.action.openSettings", "carryover.pythonPath");
-      } else if (choice === "Show Logs") {
-        showLogs();
-      } else if (choice === "Retry") {
-        await this.restart();
-      }
-    });
+    const buttons = pythonProblem ? ["Set Python Path", "Show Logs", "Retry"] : ["Show Logs", "Retry"];
+    vscode.window
+      .showErrorMessage(text, ...buttons)
+      .then(async (choice) => {
+        if (choice === "Set Python Path") {
+          await vscode.commands.executeCommand("workbench.action.openSettings", "carryover.pythonPath");
+        } else if (choice === "Show Logs") {
+          showLogs();
+        } else if (choice === "Retry") {
+          await this.restart();
+        }
+      })
+      .then(undefined, (failure: unknown) => {
+        getLog().error(`after the start failure: ${errorText(failure)}`);
+      });
   }
 
   dispose(): void {

@@ -26,6 +26,11 @@ export class DiagnosticsForward implements vscode.Disposable {
       vscode.languages.onDidChangeDiagnostics((event) => {
         this.changed(event.uris);
       }),
+      // a new daemon (first start, restart, after a crash) knows none of them: send them all again
+      daemon.onDidBecomeReady(() => {
+        this.sent.clear();
+        this.changed(vscode.languages.getDiagnostics().map(([uri]) => uri));
+      }),
     );
   }
 
@@ -51,10 +56,13 @@ export class DiagnosticsForward implements vscode.Disposable {
   }
 
   private async flush(): Promise<void> {
+    const client = this.daemon.client;
+    if (!client || !this.daemon.running) {
+      return; // kept in pending: sent when the daemon is ready
+    }
     const uris = [...this.pending.values()];
     this.pending.clear();
-    const client = this.daemon.client;
-    if (!client || !this.daemon.running || !this.enabled()) {
+    if (!this.enabled()) {
       return;
     }
     for (const uri of uris) {

@@ -40,8 +40,8 @@ export function activate(context: vscode.ExtensionContext): CarryoverApi {
     terminalCapture,
     diagnosticsForward,
   );
-  registerCommands(context, daemon, views, documents);
-  void daemon.start();
+  registerCommands(context, daemon, views);
+  void daemon.start(); // never rejects: failures are shown by the daemon itself
   const manifest = context.extension.packageJSON as { version?: string };
   log.info(`Carryover ${manifest.version ?? ""} activated`);
   return { daemon, views, statusBar, terminalCapture, diagnosticsForward };

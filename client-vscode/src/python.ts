@@ -95,7 +95,8 @@ export async function findPython(pythonPath: string): Promise<PythonSearch> {
   if (pythonPath) {
     candidates.push([pythonPath, "setting carryover.pythonPath"]);
   } else {
-    const fromExtension = await fromPythonExtension();
+    // an untrusted folder may have chosen the Python extension's interpreter (its own .venv): not run
+    const fromExtension = vscode.workspace.isTrusted ? await fromPythonExtension() : undefined;
     if (fromExtension) {
       candidates.push([fromExtension, "Python extension"]);
     }

@@ -27,11 +27,12 @@ export interface ExtensionSettings {
   logLevel: string;
 }
 
-/** What the daemon accepts (server/settings.py: Settings), as sent in initializationOptions. */
+/** What the daemon accepts (server/settings.py: Settings), as sent in initializationOptions. The API
+ * key is not among them: it goes to the daemon's environment (API_KEY_VARIABLE), so that no message
+ * carries it (a verbose trace would write messages to the log). */
 export interface DaemonSettings {
   endpoint: string;
   model: string;
-  key: string;
   scopes: string[];
   exclude: string[];
   surfaces: Surfaces;
@@ -40,6 +41,14 @@ export interface DaemonSettings {
   maxResults: number;
   capture: boolean;
   logLevel: string;
+}
+
+/** The daemon reads the endpoint's API key from this variable (server/distill/llm.py). */
+export const API_KEY_VARIABLE = "CARRYOVER_DISTILL_API_KEY";
+
+/** The daemon's environment: the editor's, with the API key from SecretStorage when one is set. */
+export function daemonEnvironment(base: NodeJS.ProcessEnv, key: string): NodeJS.ProcessEnv {
+  return key ? { ...base, [API_KEY_VARIABLE]: key } : { ...base };
 }
 
 /** The part of vscode.WorkspaceConfiguration used here. */
@@ -112,11 +121,10 @@ export function readSettings(config: ConfigurationLike): ExtensionSettings {
 
 /** The daemon's settings object. `capture` switches event recording as a whole (edits and saves too),
  * so it stays on unless both kinds of capture the extension forwards are off. */
-export function toDaemonSettings(settings: ExtensionSettings, key: string): DaemonSettings {
+export function toDaemonSettings(settings: ExtensionSettings): DaemonSettings {
   return {
     endpoint: settings.endpoint,
     model: settings.model,
-    key,
     scopes: [...settings.scopes],
     exclude: [...settings.exclude],
     surfaces: { ...settings.surfaces },

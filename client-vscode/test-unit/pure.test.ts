@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { EMBEDDER_REQUIREMENT, installedEnvironment, sha256, stampMatches, venvPaths } from "../src/environment";
 import type { Memory } from "../src/memory";
 import { ago, memoryMarkdown, provenanceLine } from "../src/memoryDocument";
-import { DEFAULTS, needsRestart, readSettings, toDaemonSettings } from "../src/settings";
+import { API_KEY_VARIABLE, DEFAULTS, daemonEnvironment, needsRestart, readSettings, toDaemonSettings } from "../src/settings";
 import { boundOutput, OutputCollector, stripAnsi } from "../src/terminalOutput";
 
 const config = (values: Record<string, unknown>) => ({ get: (key: string): unknown => values[key] });
@@ -36,13 +36,16 @@ void test("settings: defaults, nested surfaces and capture, wrong types fall bac
   assert.deepEqual(read.scopes, ["global"]);
   assert.deepEqual(read.serverCommand, ["/x/carryover", "serve"]);
   assert.equal(read.logLevel, "info");
-  const daemon = toDaemonSettings(read, "sk-test");
-  assert.equal(daemon.key, "sk-test");
+  const daemon = toDaemonSettings(read);
   assert.equal(daemon.capture, true, "diagnostics capture still on");
-  assert.equal(toDaemonSettings({ ...read, capture: { terminal: false, diagnostics: false } }, "").capture, false);
+  assert.equal(toDaemonSettings({ ...read, capture: { terminal: false, diagnostics: false } }).capture, false);
   assert.deepEqual(Object.keys(daemon).sort(), [
-    "capture", "endpoint", "exclude", "key", "logLevel", "maxResults", "model", "relevanceThreshold", "scopes", "strongThreshold", "surfaces",
+    "capture", "endpoint", "exclude", "logLevel", "maxResults", "model", "relevanceThreshold", "scopes", "strongThreshold", "surfaces",
   ]);
+  // the key travels in the daemon's environment only, never in a message
+  assert.ok(!JSON.stringify(daemon).includes("sk-test"));
+  assert.equal(daemonEnvironment({ PATH: "/bin" }, "sk-test")[API_KEY_VARIABLE], "sk-test");
+  assert.deepEqual(daemonEnvironment({ PATH: "/bin" }, ""), { PATH: "/bin" });
   assert.deepEqual(Object.keys(daemon.surfaces).sort(), ["codeActions", "codeLens", "diagnostics", "hover", "inlayHints"]);
 });
 

@@ -68,7 +68,8 @@ abstract class MemoryTree implements vscode.TreeDataProvider<MemoryItem>, vscode
   }
 }
 
-/** Pinned, Recent or Rejected: `carryover.list` by status, newest first. */
+/** Pinned, Recent or Rejected: `carryover.list` by status, newest first; Recent (no status) leaves out
+ * the rejected ones, which have their own view. */
 export class ListTree extends MemoryTree {
   constructor(
     id: string,
@@ -84,7 +85,8 @@ export class ListTree extends MemoryTree {
       argument.status = this.status;
     }
     const result = await this.daemon.command<{ memories?: unknown }>("carryover.list", argument);
-    return asMemories(result.memories);
+    const memories = asMemories(result.memories);
+    return this.status ? memories : memories.filter((memory) => memory.status !== "rejected");
   }
 }
 
