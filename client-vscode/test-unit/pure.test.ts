@@ -133,7 +133,7 @@ void test("memory page: provenance and markdown", () => {
   assert.ok(page.includes("`mem_1a2b3c` · feedback +2 / −0"));
 });
 
-void test("install stamp: a matching stamp skips the install, a new wheel or a cut install does not", async () => {
+void test("install stamp: a matching stamp skips the install; a new wheel, a cut install or another pythonPath does not", async () => {
   const root = mkdtempSync(path.join(tmpdir(), "carryover-unit-"));
   const wheels = path.join(root, "python-dist");
   const storage = path.join(root, "storage");
@@ -144,14 +144,15 @@ void test("install stamp: a matching stamp skips the install, a new wheel or a c
   mkdirSync(path.dirname(paths.python), { recursive: true });
   writeFileSync(paths.python, "");
   writeFileSync(paths.carryover, "");
-  assert.equal(await installedEnvironment(storage, wheels), undefined, "no stamp: not installed");
-  const stamp = { format: 1, wheel: path.basename(wheel), sha256: await sha256(wheel), embedder: EMBEDDER_REQUIREMENT };
+  assert.equal(await installedEnvironment(storage, wheels, ""), undefined, "no stamp: not installed");
+  const stamp = { format: 2, wheel: path.basename(wheel), sha256: await sha256(wheel), embedder: EMBEDDER_REQUIREMENT, pythonSetting: "" };
   writeFileSync(path.join(storage, "venv", "carryover-install.json"), JSON.stringify(stamp));
-  const found = await installedEnvironment(storage, wheels);
+  const found = await installedEnvironment(storage, wheels, "");
   assert.deepEqual(found?.serverCommand, [paths.carryover, "serve"]);
+  assert.equal(await installedEnvironment(storage, wheels, "/opt/python3.12/bin/python3"), undefined, "another pythonPath builds again");
   writeFileSync(wheel, "wheel two");
-  assert.equal(await installedEnvironment(storage, wheels), undefined, "a changed wheel installs again");
+  assert.equal(await installedEnvironment(storage, wheels, ""), undefined, "a changed wheel installs again");
   assert.equal(stampMatches({ ...stamp, embedder: "other" }, stamp), false);
   assert.equal(stampMatches(undefined, stamp), false);
-  await assert.rejects(installedEnvironment(storage, path.join(root, "none")), /no Carryover wheel/);
+  await assert.rejects(installedEnvironment(storage, path.join(root, "none"), ""), /no Carryover wheel/);
 });
