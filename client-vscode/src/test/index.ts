@@ -326,6 +326,34 @@ const tests: Test[] = [
       assert.notEqual(api.daemon.client, before);
       assert.ok(api.daemon.running);
     },
+  ],  [
+    "no Python found: the status bar and the daemon's state say so, and setting things right recovers",
+    async ({ api }) => {
+      const config = () => vscode.workspace.getConfiguration("carryover");
+      const command = config().get<string[]>("serverCommand") ?? [];
+      assert.ok(command.length > 0, "the API tests run with carryover.serverCommand set");
+      const missing = "/nonexistent/carryover-test/python3";
+      try {
+        // first the interpreter (the daemon still starts from serverCommand), then the managed environment
+        await config().update("pythonPath", missing, vscode.ConfigurationTarget.Global);
+        await api.daemon.whenReady(60_000);
+        await config().update("serverCommand", [], vscode.ConfigurationTarget.Global);
+        const detail = await eventually(
+          () => (api.statusBar.state === "error" ? api.statusBar.detail : ""),
+          (text) => text.length > 0,
+          60_000,
+          "the error state",
+        );
+        assert.match(detail, /needs Python 3\.10 or newer/);
+        assert.ok(detail.includes(missing), `the message does not name what was tried: ${detail}`);
+        assert.match(api.statusBar.text, /Carryover: error/);
+        assert.equal(api.daemon.running, false);
+      } finally {
+        await config().update("serverCommand", command, vscode.ConfigurationTarget.Global);
+        await config().update("pythonPath", undefined, vscode.ConfigurationTarget.Global);
+      }
+      await eventually(() => api.daemon.running && api.daemon.ready, (ok) => ok, 120_000, "the daemon back");
+    },
   ],
 ];
 
