@@ -6,6 +6,7 @@ now" turning a terminal episode into memories. Events are read back from the poo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -217,18 +218,27 @@ async def test_log_messages_follow_the_chosen_level(session: Session) -> None:
     await eventually(lambda: [m for m in client.log_messages[before:] if "capture paused" in m.message])
 
 
+@contextlib.asynccontextmanager
+async def fresh_window(directory: Path) -> AsyncIterator[Session]:
+    """A new editor window on a seeded pool of its own, its server ready."""
+    pool = seeded_pool(directory)
+    workspace = directory / "ws"
+    workspace.mkdir()
+    client, recorder = await start_client(client_config(pool))
+    try:
+        await client.initialize_session(initialize_params(workspace))
+        await wait_ready(client)
+        yield Session(client, recorder, workspace, pool)
+    finally:
+        await client.shutdown_session()
+
+
 async def test_terminal_episode_becomes_memories_on_distill_now(tmp_path: Path) -> None:
     """A fresh editor window: a failing test run, a change, the same run passing; "distill now"
     segments it into a validated episode and the default (offline) distiller writes its memories,
     with progress reported."""
-    pool = seeded_pool(tmp_path)
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    client, recorder = await start_client(client_config(pool))
-    window = Session(client, recorder, workspace, pool)
-    try:
-        await client.initialize_session(initialize_params(workspace))
-        await wait_ready(client)
+    async with fresh_window(tmp_path) as window:
+        client = window.client
         failure = (
             "FAILED tests/test_api.py::test_lookup - TypeError: 'NoneType' object is not subscriptable\n"
             "1 failed, 3 passed in 0.12s"
@@ -246,21 +256,13 @@ async def test_terminal_episode_becomes_memories_on_distill_now(tmp_path: Path) 
         assert [t for t in client.progress_reports if str(t).startswith("carryover-distill")]
         found = await command(client, "carryover.search", {"query": "pytest -x tests", "k": 10})
         assert any(hit["kind"] == "trajectory" and "pytest" in hit["tools"] for hit in found["hits"]), found
-    finally:
-        await client.shutdown_session()
 
 
 async def test_a_background_distillation_tells_the_editor(tmp_path: Path) -> None:
     """Nobody asks to distil: the finished episode is distilled in the background, and the server then
-    says "changed" with the new count (the status item, the views) and analyses open documents again."""
-    pool = seeded_pool(tmp_path)
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    client, recorder = await start_client(client_config(pool))
-    window = Session(client, recorder, workspace, pool)
-    try:
-        await client.initialize_session(initialize_params(workspace))
-        await wait_ready(client)
+    says "changed" with the new count (what the status item and the views follow)."""
+    async with fresh_window(tmp_path) as window:
+        client, recorder = window.client, window.recorder
         assert ("ready", 8) in recorder.statuses, recorder.statuses
         for line, code, output in (
             ("cargo test", 101, "thread 'main' panicked at 'called `Option::unwrap()` on a `None` value'"),
@@ -273,8 +275,6 @@ async def test_a_background_distillation_tells_the_editor(tmp_path: Path) -> Non
         assert changed[-1] is not None and changed[-1] > 8, recorder.statuses
         listed = await command(client, "carryover.list", {"limit": 100})
         assert len(listed["memories"]) == changed[-1]
-    finally:
-        await client.shutdown_session()
 
 
 async def test_pin_and_reject_say_changed(session: Session) -> None:
