@@ -6,7 +6,6 @@ now" turning a terminal episode into memories. Events are read back from the poo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from lsprotocol import types as lsp
-from pytest_lsp import LanguageClient
 
 from tests.test_server_support import (
-    ClientRecorder,
+    Window,
     client_config,
     command,
     eventually,
@@ -25,7 +23,7 @@ from tests.test_server_support import (
     initialize_params,
     open_document,
     read_events,
-    seeded_pool,
+    server_window,
     start_client,
     wait_ready,
 )
@@ -48,11 +46,8 @@ TERMINAL_ENDED_KEYS = {
 
 
 class Session:
-    def __init__(self, client: LanguageClient, recorder: ClientRecorder, workspace: Path, pool: Path) -> None:
-        self.client = client
-        self.recorder = recorder
-        self.workspace = workspace
-        self.pool = pool
+    def __init__(self, window: Window) -> None:
+        self.client, self.recorder, self.workspace, self.pool = window
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         return [row for row in read_events(self.pool) if kind is None or row["type"] == kind]
@@ -72,17 +67,9 @@ class Session:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def session(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Session]:
     root = tmp_path_factory.mktemp("capture")
-    pool = seeded_pool(root)
-    workspace = root / "ws"
-    (workspace / "secrets").mkdir(parents=True)
-    client, recorder = await start_client(client_config(pool))
-    await client.initialize_session(
-        initialize_params(workspace, {"carryover": {"exclude": ["**/secrets/**"]}})
-    )
-    await wait_ready(client)
-    yield Session(client, recorder, workspace, pool)
-    await client.shutdown_session()
-    await client.stop()
+    (root / "ws" / "secrets").mkdir(parents=True)
+    async with server_window(root, options={"carryover": {"exclude": ["**/secrets/**"]}}) as window:
+        yield Session(window)
 
 
 async def test_terminal_notifications_become_events(session: Session) -> None:
@@ -218,26 +205,12 @@ async def test_log_messages_follow_the_chosen_level(session: Session) -> None:
     await eventually(lambda: [m for m in client.log_messages[before:] if "capture paused" in m.message])
 
 
-@contextlib.asynccontextmanager
-async def fresh_window(directory: Path) -> AsyncIterator[Session]:
-    """A new editor window on a seeded pool of its own, its server ready."""
-    pool = seeded_pool(directory)
-    workspace = directory / "ws"
-    workspace.mkdir()
-    client, recorder = await start_client(client_config(pool))
-    try:
-        await client.initialize_session(initialize_params(workspace))
-        await wait_ready(client)
-        yield Session(client, recorder, workspace, pool)
-    finally:
-        await client.shutdown_session()
-
-
 async def test_terminal_episode_becomes_memories_on_distill_now(tmp_path: Path) -> None:
     """A fresh editor window: a failing test run, a change, the same run passing; "distill now"
     segments it into a validated episode and the default (offline) distiller writes its memories,
     with progress reported."""
-    async with fresh_window(tmp_path) as window:
+    async with server_window(tmp_path) as opened:
+        window = Session(opened)
         client = window.client
         failure = (
             "FAILED tests/test_api.py::test_lookup - TypeError: 'NoneType' object is not subscriptable\n"
@@ -261,7 +234,8 @@ async def test_terminal_episode_becomes_memories_on_distill_now(tmp_path: Path) 
 async def test_a_background_distillation_tells_the_editor(tmp_path: Path) -> None:
     """Nobody asks to distil: the finished episode is distilled in the background, and the server then
     says "changed" with the new count (what the status item and the views follow)."""
-    async with fresh_window(tmp_path) as window:
+    async with server_window(tmp_path) as opened:
+        window = Session(opened)
         client, recorder = window.client, window.recorder
         assert ("ready", 8) in recorder.statuses, recorder.statuses
         for line, code, output in (

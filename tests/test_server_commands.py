@@ -20,42 +20,26 @@ from tests.test_server_support import (
     INJECTION,
     LOOKUP,
     SHELL,
-    ClientRecorder,
-    client_config,
+    Window,
     command,
     eventually,
     hover,
     hover_text,
-    initialize_params,
     open_document,
-    seeded_pool,
-    start_client,
-    wait_ready,
+    server_window,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-class Session:
-    def __init__(self, client: LanguageClient, recorder: ClientRecorder, workspace: Path) -> None:
-        self.client = client
-        self.recorder = recorder
-        self.workspace = workspace
-
+Session = Window
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def session(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Session]:
     root = tmp_path_factory.mktemp("commands")
-    pool = seeded_pool(root)
-    workspace = root / "ws"
-    workspace.mkdir()
-    config = client_config(pool, "--distiller", "tests.test_server_support:RecordingDistiller")
-    client, recorder = await start_client(config)
-    await client.initialize_session(initialize_params(workspace))
-    await wait_ready(client)
-    yield Session(client, recorder, workspace)
-    await client.shutdown_session()
-    await client.stop()
+    distiller = "tests.test_server_support:RecordingDistiller"
+    async with server_window(root, "--distiller", distiller) as window:
+        yield window
 
 
 def code_actions(

@@ -5,7 +5,6 @@ for the module, as in tests/test_server_commands.py."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,36 +17,22 @@ from tests.test_server_support import (
     INJECTION,
     LOOKUP,
     SHELL,
-    client_config,
+    Window,
     command,
-    initialize_params,
     open_document,
-    seeded_pool,
-    start_client,
-    wait_ready,
+    server_window,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-class Session:
-    def __init__(self, client: LanguageClient, workspace: Path) -> None:
-        self.client = client
-        self.workspace = workspace
+Session = Window
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def session(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Session]:
-    root = tmp_path_factory.mktemp("lists")
-    pool = seeded_pool(root)
-    workspace = root / "ws"
-    workspace.mkdir()
-    client, _recorder = await start_client(client_config(pool))
-    await client.initialize_session(initialize_params(workspace))
-    await wait_ready(client)
-    yield Session(client, workspace)
-    await client.shutdown_session()
-    await client.stop()
+    async with server_window(tmp_path_factory.mktemp("lists")) as window:
+        yield window
 
 
 async def memory_id(client: LanguageClient, title: str) -> str:

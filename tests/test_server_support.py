@@ -9,6 +9,7 @@ the user's own pool and config are never touched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -16,9 +17,9 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 import pytest_lsp
 from lsprotocol import types as lsp
@@ -122,6 +123,34 @@ def initialize_params(root: Path, options: dict[str, Any] | None = None) -> lsp.
         workspace_folders=[lsp.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
         initialization_options=options,
     )
+
+
+class Window(NamedTuple):
+    """One editor window: a client, what it answered the server, its workspace, the pool."""
+
+    client: LanguageClient
+    recorder: ClientRecorder
+    workspace: Path
+    pool: Path
+
+
+@contextlib.asynccontextmanager
+async def server_window(
+    root: Path, *server_args: str, options: dict[str, Any] | None = None
+) -> AsyncIterator[Window]:
+    """A server on a seeded pool in ``root`` with workspace ``root/ws``, initialized (with ``options``
+    as initializationOptions) and its pool ready; shut down and stopped afterwards."""
+    pool = seeded_pool(root)
+    workspace = root / "ws"
+    workspace.mkdir(exist_ok=True)
+    client, recorder = await start_client(client_config(pool, *server_args))
+    try:
+        await client.initialize_session(initialize_params(workspace, options))
+        await wait_ready(client)
+        yield Window(client, recorder, workspace, pool)
+    finally:
+        await client.shutdown_session()
+        await client.stop()
 
 
 async def wait_ready(client: LanguageClient) -> None:
