@@ -124,7 +124,7 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
 
 def _numpy_backend() -> EmbedFn:
     sys.path.insert(0, str(REPO))
-    from memory_store.embedding.minilm import MiniLMEmbedder
+    from carryover.pool.embedding.minilm import MiniLMEmbedder
 
     embedder = MiniLMEmbedder()
     return embedder.embed

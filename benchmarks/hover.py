@@ -52,7 +52,7 @@ BUILD_BATCH = 2000
 
 def build(root: Path, size: int, embedder: Any) -> float:
     """A pool of ``size`` generated memories in ``root``/pool; returns the seconds it took."""
-    from memory_store.store import MemoryStore, embedding_key, redact_draft
+    from carryover.pool.store import MemoryStore, embedding_key, redact_draft
 
     started = time.perf_counter()
     drafts = generate_drafts(size, DRAFT_SEED)
@@ -126,7 +126,7 @@ async def measure(pool: Path, workspace: Path, hovers: int, rate: int) -> dict[s
 
     env = dict(os.environ, CARRYOVER_HOME=str(pool.parent / "home"), PYTHONPATH=str(REPO))
     config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "server", "--db", str(pool), "--log-level", "warning"],
+        server_command=[sys.executable, "-m", "carryover.lsp", "--db", str(pool), "--log-level", "warning"],
         server_env=env,
     )
     client = await config.start()
@@ -239,7 +239,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    from memory_store.embedding.minilm import MiniLMEmbedder
+    from carryover.pool.embedding.minilm import MiniLMEmbedder
 
     sizes = sorted(
         {int(size) for size in args.sizes.split(",") if size.strip()}

@@ -53,9 +53,9 @@ if str(REPO) not in sys.path:
 
 from pool_text import generate_drafts, generate_queries  # noqa: E402
 
-from memory_store.config import StoreConfig, load_config  # noqa: E402
-from memory_store.embedding.base import Embedder  # noqa: E402
-from memory_store.records import MemoryDraft, SearchQuery  # noqa: E402
+from carryover.pool.config import StoreConfig, load_config  # noqa: E402
+from carryover.pool.embedding.base import Embedder  # noqa: E402
+from carryover.pool.records import MemoryDraft, SearchQuery  # noqa: E402
 
 CACHE_DIR = BENCH / ".cache"
 DRAFT_SEED = 7
@@ -355,7 +355,7 @@ class BuildStats:
 
 def build_pool(store: Any, drafts: Sequence[MemoryDraft], batch_size: int, stats: BuildStats) -> None:
     """Write ``drafts`` through ``store.add_many`` in batches, timing each batch and its phases."""
-    import memory_store.store as store_module
+    import carryover.pool.store as store_module
 
     clock = PhaseClock()
     for method, label in WRITE_PHASES:
@@ -392,7 +392,7 @@ def anatomy_of_dedup(store: Any, batch_size: int) -> dict[str, float]:
     memory_store/store.py makes at the time of writing (read, labels, one matrix product per batch)."""
     from lancedb.expr import col, lit
 
-    from memory_store.records import Kind
+    from carryover.pool.records import Kind
 
     out: dict[str, float] = {}
     kinds = sorted(kind.value for kind in Kind)
@@ -420,7 +420,7 @@ def anatomy_of_dedup(store: Any, batch_size: int) -> dict[str, float]:
 def single_adds(store: Any, drafts: Sequence[MemoryDraft], embedder: Embedder, stats: BuildStats) -> None:
     """``add()`` latency of drafts new to the pool (embedding by the real model included), then the
     embedding of the same keys alone."""
-    from memory_store.store import embedding_key, redact_draft
+    from carryover.pool.store import embedding_key, redact_draft
 
     add_times = [timed(store.add, draft)[1] for draft in drafts]
     keys = [embedding_key(redact_draft(d), store.config.embed_key) for d in drafts]
@@ -438,8 +438,8 @@ def single_adds(store: Any, drafts: Sequence[MemoryDraft], embedder: Embedder, s
 
 def measure_search(spec: dict[str, Any]) -> dict[str, Any]:
     """Run in a fresh process: open the pool, time searches, compute recall against exact cosine."""
-    from memory_store.embedding.minilm import MiniLMEmbedder
-    from memory_store.store import MemoryStore
+    from carryover.pool.embedding.minilm import MiniLMEmbedder
+    from carryover.pool.store import MemoryStore
 
     queries: list[str] = spec["queries"]
     embedder = MiniLMEmbedder().load()
@@ -497,9 +497,9 @@ def lance_anatomy(store: Any, vectors: Matrix, queries: Sequence[str]) -> dict[s
     """The store's LanceDB query alone, then the conversion of its rows (to_pylist, Memory, rank)."""
     from lancedb.expr import col, lit
 
-    from memory_store.ranking import rank
-    from memory_store.schema import MemoryFields
-    from memory_store.store import row_to_memory
+    from carryover.pool.ranking import rank
+    from carryover.pool.schema import MemoryFields
+    from carryover.pool.store import row_to_memory
 
     columns = [name for name in MemoryFields.model_fields if name != "embedding_key"]
     condition = col("status") != lit("rejected")
@@ -787,7 +787,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def prepare_vectors(
     embedder: Any, drafts: Sequence[MemoryDraft], extra: Sequence[MemoryDraft], cache_dir: Path
 ) -> tuple[dict[str, Matrix], EmbedStats]:
-    from memory_store.store import embedding_key, redact_draft
+    from carryover.pool.store import embedding_key, redact_draft
 
     mode = StoreConfig(home=Path(), pool_dir=Path()).embed_key
     keys = [embedding_key(redact_draft(draft), mode) for draft in drafts]
@@ -818,7 +818,7 @@ def run_size(
     embedder: Any,
     queries: Sequence[str],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from memory_store.store import MemoryStore
+    from carryover.pool.store import MemoryStore
 
     root = args.work_dir / f"pool-{size}"
     shutil.rmtree(root, ignore_errors=True)
@@ -855,7 +855,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     import lancedb
 
-    from memory_store.embedding.minilm import MiniLMEmbedder
+    from carryover.pool.embedding.minilm import MiniLMEmbedder
 
     started = time.perf_counter()
     load_start = " ".join(f"{v:.1f}" for v in os.getloadavg())

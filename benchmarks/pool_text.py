@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from memory_store.records import Kind, MemoryDraft, Outcome, Provenance, Scope
+from carryover.pool.records import Kind, MemoryDraft, Outcome, Provenance, Scope
 
 
 @dataclass(frozen=True)

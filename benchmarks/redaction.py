@@ -1,4 +1,4 @@
-"""Throughput of ``memory_store.redaction.redact`` on terminal-sized inputs.
+"""Throughput of ``carryover.pool.redaction.redact`` on terminal-sized inputs.
 
 Not a test: it prints MB/s so regressions (or a pattern that starts backtracking) are easy to see::
 
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from memory_store.redaction import redact
+from carryover.pool.redaction import redact
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "data" / "secrets_corpus.jsonl"

@@ -16,18 +16,18 @@ from typing import Any
 
 import attrs
 
+from carryover.lsp.editor_state import TerminalRun
+from carryover.lsp.settings import Settings
+from carryover.pool.config import StoreConfig, load_config
+from carryover.pool.embedding.base import Embedder
+from carryover.pool.jsonl import parse_object
+from carryover.pool.records import Kind, MemoryDraft, SearchQuery
+from carryover.pool.store import MemoryStore
+from carryover.recall.query import EditorContext, build_query
+from carryover.recall.retrieve import Probe, line_probes, merge
+from carryover.recall.signals import sites_on_line
 from eval.bm25 import BM25
 from eval.metrics import Judgement, Scores, score
-from memory_store.config import StoreConfig, load_config
-from memory_store.embedding.base import Embedder
-from memory_store.jsonl import parse_object
-from memory_store.records import Kind, MemoryDraft, SearchQuery
-from memory_store.store import MemoryStore
-from server.context_query import EditorContext, build_query
-from server.editor_state import TerminalRun
-from server.retrieval import Probe, line_probes, merge
-from server.settings import Settings
-from server.signals import sites_on_line
 
 DATA = Path(__file__).resolve().parent / "data"
 logger = logging.getLogger(__name__)
@@ -366,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     splits = args.split or ["dev"]
     logging.basicConfig(level=logging.WARNING)
 
-    from memory_store.embedding.minilm import MiniLMEmbedder
+    from carryover.pool.embedding.minilm import MiniLMEmbedder
 
     queries = load_queries(args.queries)
     plain_lines = load_plain_lines(args.plain_lines)

@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from carryover.pool.stats_report import pool_report
 from eval.metrics import Scores
-from memory_store.stats_report import pool_report
 
 if TYPE_CHECKING:
+    from carryover.pool.store import MemoryStore
     from eval.harness import Variant
-    from memory_store.store import MemoryStore
 
 AIMS = (
     ("recall3", "Recall@3", ">=", 0.85),

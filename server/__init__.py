@@ -1,0 +1,1 @@
+"""Kept so that ``python -m server`` still starts the language server (now carryover/lsp/)."""

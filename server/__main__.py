@@ -1,7 +1,7 @@
-"""``python -m server``: the Carryover language server (see server/main.py)."""
+"""``python -m server``: kept as an alias of ``carryover serve`` (carryover/lsp/main.py)."""
 
 import sys
 
-from server.main import run
+from carryover.lsp.main import run
 
 sys.exit(run())

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from lsprotocol import types as lsp
 
-from server.capture.documents import DocumentTracker, apply_changes, bounded_diff
-from server.capture.filters import is_secret_path
-from server.capture.terminal import OutputBuffer, bound_output, decode, terminal_event
+from carryover.pipeline.capture.documents import DocumentTracker, apply_changes, bounded_diff
+from carryover.pipeline.capture.filters import is_secret_path
+from carryover.pipeline.capture.terminal import OutputBuffer, bound_output, decode, terminal_event
 
 WS = "/home/dev/app"
 URI = f"file://{WS}/src/main.py"

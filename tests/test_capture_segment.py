@@ -9,11 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memory_store.schema import EventRow
-from memory_store.store import MemoryStore
-from server.capture import commands
-from server.capture.events import CapturedEvent
-from server.capture.segment import (
+from carryover.pipeline.capture.sink import PoolEventSink, event_to_row
+from carryover.pipeline.events import CapturedEvent
+from carryover.pipeline.segment import (
     DISTILLED,
     FINISHED,
     NO_EPISODE,
@@ -23,7 +21,9 @@ from server.capture.segment import (
     segment_events,
     segment_pending,
 )
-from server.capture.sink import PoolEventSink, event_to_row
+from carryover.pool.schema import EventRow
+from carryover.pool.store import MemoryStore
+from carryover.vocabulary import tools as commands
 from tests.data.sessions.build_sessions import EXPECTED, load_session, session_names
 from tests.support.openai_server import hashed_embedding
 from tests.support.pools import pool_config

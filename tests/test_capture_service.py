@@ -7,11 +7,11 @@ import json
 import time
 from pathlib import Path
 
-from memory_store.records import Kind
-from memory_store.store import MemoryStore
-from server.capture.segment import DISTILLED
-from server.capture.service import CaptureService
-from server.capture.shell_hook import default_log_path
+from carryover.pipeline.capture.shell_hook import default_log_path
+from carryover.pipeline.segment import DISTILLED
+from carryover.pipeline.service import CaptureService
+from carryover.pool.records import Kind
+from carryover.pool.store import MemoryStore
 from tests.test_capture_segment import fast_store
 
 __all__ = ["fast_store"]

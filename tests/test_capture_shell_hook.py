@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from memory_store.store import MemoryStore
-from server.capture.events import CapturedEvent
-from server.capture.segment import FINISHED, segment_pending
-from server.capture.shell_hook import SHELLS, run_shell_hook, shell_hook_snippet
-from server.capture.shell_log import ShellLogFollower
-from server.capture.sink import PoolEventSink
+from carryover.pipeline.capture.shell_hook import SHELLS, run_shell_hook, shell_hook_snippet
+from carryover.pipeline.capture.shell_log import ShellLogFollower
+from carryover.pipeline.capture.sink import PoolEventSink
+from carryover.pipeline.events import CapturedEvent
+from carryover.pipeline.segment import FINISHED, segment_pending
+from carryover.pool.store import MemoryStore
 from tests.test_capture_segment import fast_store
 
 __all__ = ["fast_store"]

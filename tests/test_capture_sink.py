@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from memory_store.schema import EventRow
-from memory_store.store import MemoryStore
-from server.capture.events import CapturedEvent
-from server.capture.sink import PoolEventSink
+from carryover.pipeline.capture.sink import PoolEventSink
+from carryover.pipeline.events import CapturedEvent
+from carryover.pool.schema import EventRow
+from carryover.pool.store import MemoryStore
 from tests.support.pools import ROOT, pool_config
 from tests.test_capture_segment import HashEmbedder, fast_store
 
@@ -26,9 +26,9 @@ WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from memory_store.store import MemoryStore
-    from server.capture.events import CapturedEvent
-    from server.capture.sink import PoolEventSink
+    from carryover.pool.store import MemoryStore
+    from carryover.pipeline.events import CapturedEvent
+    from carryover.pipeline.capture.sink import PoolEventSink
     from tests.support.pools import pool_config
     from tests.test_capture_segment import HashEmbedder
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from server.capture.events import CapturedEvent
-from server.capture.filters import PathFilter, is_secret_path
-from server.capture.watcher import WorkspaceWatcher
+from carryover.pipeline.capture.filters import PathFilter, is_secret_path
+from carryover.pipeline.capture.watcher import WorkspaceWatcher
+from carryover.pipeline.events import CapturedEvent
 
 
 class ListSink:

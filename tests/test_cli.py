@@ -30,7 +30,7 @@ WHY_FIELDS = {"similarity", "abstraction_weight", "feedback", "guard", "pinned"}
 
 def carryover(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CARRYOVER_HOME": str(tmp_path / "home")}
-    command = [sys.executable, "-m", "memory_store.cli", "--db", str(tmp_path / "pool"), *args]
+    command = [sys.executable, "-m", "carryover.cli", "--db", str(tmp_path / "pool"), *args]
     result = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=120)
     if check and result.returncode != 0:
         raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
@@ -154,7 +154,7 @@ def test_stats_json_and_plot(seeded: Path, tmp_path: Path) -> None:
 
 def test_env_var_names_the_home(tmp_path: Path) -> None:
     env = {**os.environ, "CARRYOVER_HOME": str(tmp_path / "elsewhere")}
-    command = [sys.executable, "-m", "memory_store.cli", "add", "--kind", "insight", "--title", "Home test"]
+    command = [sys.executable, "-m", "carryover.cli", "add", "--kind", "insight", "--title", "Home test"]
     subprocess.run(command, check=True, capture_output=True, env=env, timeout=120)
     assert (tmp_path / "elsewhere" / "pool" / "pool.json").is_file()
 

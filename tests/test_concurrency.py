@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from memory_store.embedding.base import Embedder
-from memory_store.importer import import_file
-from memory_store.store import MemoryStore
+from carryover.pool.embedding.base import Embedder
+from carryover.pool.importer import import_file
+from carryover.pool.store import MemoryStore
 from tests.support.pools import ROOT, pool_config
 
 POOL = ROOT / "eval" / "data" / "pool.jsonl"
@@ -22,9 +22,9 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from memory_store.embedding.minilm import MiniLMEmbedder
-    from memory_store.importer import import_file
-    from memory_store.store import MemoryStore
+    from carryover.pool.embedding.minilm import MiniLMEmbedder
+    from carryover.pool.importer import import_file
+    from carryover.pool.store import MemoryStore
     from tests.support.pools import pool_config
 
     base, lines_file, vote_id, votes = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from memory_store.config import ConfigError, load_config
+from carryover.pool.config import ConfigError, load_config
 
 
 def test_defaults_follow_xdg_and_carryover_home(tmp_path: Path) -> None:

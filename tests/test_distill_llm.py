@@ -11,14 +11,14 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from memory_store.records import Kind
-from memory_store.store import MemoryStore
-from server.capture.events import CapturedEvent
-from server.capture.segment import DISTILLED, FINISHED, segment_pending
-from server.capture.sink import PoolEventSink
-from server.distill.cli import run_distill
-from server.distill.llm import LLMDistiller, LLMSettings, make_distiller
-from server.distill.offline import OfflineDistiller
+from carryover.pipeline.capture.sink import PoolEventSink
+from carryover.pipeline.distill.cli import run_distill
+from carryover.pipeline.distill.llm import LLMDistiller, LLMSettings, make_distiller
+from carryover.pipeline.distill.offline import OfflineDistiller
+from carryover.pipeline.events import CapturedEvent
+from carryover.pipeline.segment import DISTILLED, FINISHED, segment_pending
+from carryover.pool.records import Kind
+from carryover.pool.store import MemoryStore
 from tests.data.sessions.build_sessions import load_session
 from tests.support.openai_server import FakeOpenAIServer
 from tests.test_capture_segment import fast_store

@@ -9,15 +9,15 @@ from datetime import timedelta
 
 import pytest
 
-from memory_store.records import Kind, Outcome, Scope
-from memory_store.store import MemoryStore
-from server.capture.segment import DISTILLED, FINISHED, segment_pending
-from server.capture.sink import PoolEventSink
-from server.distill import OfflineDistiller
-from server.distill.base import episode_view
-from server.distill.checker import InsightText, insight_problems
-from server.distill.rules import match_shapes
-from server.distill.worker import DistillWorker
+from carryover.pipeline.capture.sink import PoolEventSink
+from carryover.pipeline.distill import OfflineDistiller
+from carryover.pipeline.distill.base import episode_view
+from carryover.pipeline.distill.checker import InsightText, insight_problems
+from carryover.pipeline.distill.rules import match_shapes
+from carryover.pipeline.distill.worker import DistillWorker
+from carryover.pipeline.segment import DISTILLED, FINISHED, segment_pending
+from carryover.pool.records import Kind, Outcome, Scope
+from carryover.pool.store import MemoryStore
 from tests.data.sessions.build_sessions import EXPECTED, load_session, session_names
 from tests.test_capture_segment import fast_store
 

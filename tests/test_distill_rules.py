@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.distill.checker import InsightText, insight_problems, sentences
-from server.distill.rules import GENERAL, SHAPES, all_texts, shapes_for_text
+from carryover.pipeline.distill.checker import InsightText, insight_problems, sentences
+from carryover.pipeline.distill.rules import GENERAL, SHAPES, all_texts, shapes_for_text
 
 # Real error text, one list per shape, at least three tools or languages each.
 SAMPLES: dict[str, list[str]] = {

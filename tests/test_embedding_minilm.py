@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memory_store.embedding import CachedEmbedder, Embedder, EmbedderUnavailable
-from memory_store.embedding.base import Vectors
-from memory_store.embedding.minilm import (
+from carryover.pool.embedding import CachedEmbedder, Embedder, EmbedderUnavailable
+from carryover.pool.embedding.base import Vectors
+from carryover.pool.embedding.minilm import (
     DIMENSION,
     MODEL_NAME,
     MiniLMEmbedder,
@@ -95,7 +95,7 @@ def test_find_model_dir_env_var_wins_over_package(tmp_path: Path, monkeypatch: p
 
 
 def test_find_model_dir_falls_back_to_carryover_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from memory_store.embedding import minilm
+    from carryover.pool.embedding import minilm
 
     folder = tmp_path / "models" / "all-MiniLM-L6-v2"
     folder.mkdir(parents=True)
@@ -108,7 +108,7 @@ def test_find_model_dir_falls_back_to_carryover_home(tmp_path: Path, monkeypatch
 
 
 def test_nothing_found_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from memory_store.embedding import minilm
+    from carryover.pool.embedding import minilm
 
     monkeypatch.delenv("CARRYOVER_MODEL_DIR", raising=False)
     monkeypatch.setenv("CARRYOVER_HOME", str(tmp_path))

@@ -13,8 +13,8 @@ import urllib.request
 import numpy as np
 import pytest
 
-from memory_store.embedding.base import CachedEmbedder, Embedder, EmbedderError
-from memory_store.embedding.openai_compat import OpenAIEmbedder, OpenAIEmbedderConfig
+from carryover.pool.embedding.base import CachedEmbedder, Embedder, EmbedderError
+from carryover.pool.embedding.openai_compat import OpenAIEmbedder, OpenAIEmbedderConfig
 from tests.support.openai_server import (
     CHAT_PATH,
     EMBEDDINGS_PATH,

@@ -5,6 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from carryover.lsp.editor_state import TerminalRun
+from carryover.pool.embedding.base import Embedder
+from carryover.pool.jsonl import parse_object
+from carryover.recall.query import EditorContext
+from carryover.recall.retrieve import line_probes
+from carryover.recall.signals import sites_on_line
 from eval.harness import (
     DATA,
     VARIANTS,
@@ -17,12 +23,6 @@ from eval.harness import (
     run_variants,
 )
 from eval.metrics import Scores
-from memory_store.embedding.base import Embedder
-from memory_store.jsonl import parse_object
-from server.context_query import EditorContext
-from server.editor_state import TerminalRun
-from server.retrieval import line_probes
-from server.signals import sites_on_line
 
 
 def test_the_set_loads_with_its_splits() -> None:

@@ -23,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from memory_store import pool_stats
-from memory_store.pool_stats import (
+from carryover.pool import mixing as pool_stats
+from carryover.pool.mixing import (
     MixingScores,
     davies_bouldin,
     lisi,

@@ -7,9 +7,9 @@ from datetime import datetime
 import attrs
 import pytest
 
-from memory_store.config import RankingConfig
-from memory_store.ranking import feedback_bonus, rank, transfer_guard
-from memory_store.records import Kind, Memory, Outcome, Provenance, Scope, SearchQuery, Status
+from carryover.pool.config import RankingConfig
+from carryover.pool.ranking import feedback_bonus, rank, transfer_guard
+from carryover.pool.records import Kind, Memory, Outcome, Provenance, Scope, SearchQuery, Status
 
 CONFIG = RankingConfig()
 NOW = datetime(2026, 11, 24)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from memory_store.redaction import Finding, Redacted, redact, redact_text
+from carryover.pool.redaction import Finding, Redacted, redact, redact_text
 
 DATA = Path(__file__).parent / "data"
 

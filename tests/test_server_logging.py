@@ -43,7 +43,7 @@ def _read_messages(stream: IO[bytes], into: list[dict[str, Any]]) -> None:
 # ``python -m server`` and ``carryover serve`` (the command line, which configures logging first)
 LAUNCHES = {
     "python -m server": ["-m", "server", "--db", "{pool}", "--log-level", "info"],
-    "carryover serve": ["-m", "memory_store.cli", "--db", "{pool}", "serve", "--log-level", "info"],
+    "carryover serve": ["-m", "carryover.cli", "--db", "{pool}", "serve", "--log-level", "info"],
 }
 
 

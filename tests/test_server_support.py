@@ -1,7 +1,7 @@
 """Shared by the language-server tests: a seeded pool (built once per test session, copied per
 module), the server command, a pytest-lsp client factory, and fakes the server can load.
 
-Pools are seeded from examples/memories.jsonl with ``memory_store.importer.import_file`` (what
+Pools are seeded from examples/memories.jsonl with ``carryover.pool.importer.import_file`` (what
 ``carryover import`` does), in a directory of their own with CARRYOVER_HOME pointing next to it, so
 the user's own pool and config are never touched.
 """
@@ -33,10 +33,10 @@ STARTUP_S = 120.0
 @functools.cache
 def _template_pool() -> Path:
     """One seeded pool per test session; modules get copies of it."""
-    from memory_store.config import load_config
-    from memory_store.embedding.minilm import MiniLMEmbedder
-    from memory_store.importer import import_file
-    from memory_store.store import MemoryStore
+    from carryover.pool.config import load_config
+    from carryover.pool.embedding.minilm import MiniLMEmbedder
+    from carryover.pool.importer import import_file
+    from carryover.pool.store import MemoryStore
 
     root = Path(tempfile.mkdtemp(prefix="carryover-lsp-template-"))
     config = load_config(db=root / "pool", environ={"CARRYOVER_HOME": str(root / "home")})
@@ -61,8 +61,9 @@ def server_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def client_config(pool: Path, *args: str) -> ClientServerConfig:
+    command = [sys.executable, "-m", "carryover.lsp", "--db", str(pool), "--log-level", "info", *args]
     return ClientServerConfig(
-        server_command=[sys.executable, "-m", "server", "--db", str(pool), "--log-level", "info", *args],
+        server_command=command,
         server_env=server_env(pool.parent / "home"),
     )
 
@@ -237,8 +238,8 @@ class RecordingDistiller:
     """Reports progress twice and writes one memory, as a distiller does."""
 
     def distill_pending(self, store: Any, on_progress: Callable[[int, int, str], None] | None = None) -> Any:
-        from memory_store.records import MemoryDraft
-        from server.distill.base import DistillReport
+        from carryover.pipeline.distill.base import DistillReport
+        from carryover.pool.records import MemoryDraft
 
         if on_progress is not None:
             on_progress(0, 2, "reading episodes")

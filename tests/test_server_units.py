@@ -9,7 +9,19 @@ from datetime import datetime
 
 import pytest
 
-from memory_store.records import (
+from carryover.lsp.documents import (
+    comment,
+    is_excluded,
+    is_function_header,
+    language_of,
+    units,
+    workspace_for,
+)
+from carryover.lsp.editor_state import FAILING_COMMAND_TTL_S, EditorState, TerminalRun, error_line
+from carryover.lsp.event_log import redact_payload
+from carryover.lsp.runtime import Background
+from carryover.lsp.settings import Settings, SettingsError, apply_change, settings_to_wire
+from carryover.pool.records import (
     Kind,
     Memory,
     Outcome,
@@ -20,14 +32,9 @@ from memory_store.records import (
     SearchQuery,
     Status,
 )
-from server.documents import comment, is_excluded, is_function_header, language_of, units, workspace_for
-from server.editor_state import FAILING_COMMAND_TTL_S, EditorState, TerminalRun, error_line
-from server.event_log import redact_payload
-from server.render import guard_comment, hover_markdown, label, why_line
-from server.retrieval import Probe, line_probes, merge
-from server.runtime import Background
-from server.settings import Settings, SettingsError, apply_change, settings_to_wire
-from server.signals import find_sites, sites_on_line
+from carryover.recall.render import guard_comment, hover_markdown, label, why_line
+from carryover.recall.retrieve import Probe, line_probes, merge
+from carryover.recall.signals import find_sites, sites_on_line
 
 
 def memory(**overrides: object) -> Memory:
@@ -260,8 +267,8 @@ def test_batch_redaction_equals_redacting_each_text() -> None:
     import json
     from pathlib import Path
 
-    from memory_store.redaction import redact_text
-    from server.event_log import SEPARATOR, redact_strings
+    from carryover.lsp.event_log import SEPARATOR, redact_strings
+    from carryover.pool.redaction import redact_text
 
     data = Path(__file__).parent / "data"
     texts = [
@@ -288,7 +295,7 @@ async def test_background_task_errors_are_logged(caplog: pytest.LogCaptureFixtur
     async def fails() -> None:
         raise RuntimeError("boom")
 
-    with caplog.at_level(logging.ERROR, logger="server.runtime"):
+    with caplog.at_level(logging.ERROR, logger="carryover.lsp.runtime"):
         background.spawn(fails(), name="doomed")
         await background.drain()
         await asyncio.sleep(0)
@@ -297,9 +304,9 @@ async def test_background_task_errors_are_logged(caplog: pytest.LogCaptureFixtur
 
 
 def test_the_editor_endpoint_chooses_the_model_distiller(monkeypatch: pytest.MonkeyPatch) -> None:
-    from server.app import distiller_for
-    from server.distill.llm import LLMDistiller
-    from server.distill.offline import OfflineDistiller
+    from carryover.lsp.server import distiller_for
+    from carryover.pipeline.distill.llm import LLMDistiller
+    from carryover.pipeline.distill.offline import OfflineDistiller
 
     for name in ("CARRYOVER_DISTILL_MODEL", "CARRYOVER_DISTILL_BASE_URL", "CARRYOVER_DISTILL_API_KEY"):
         monkeypatch.delenv(name, raising=False)

@@ -8,12 +8,12 @@ from pathlib import Path
 import attrs
 import pytest
 
-from memory_store.config import RankingConfig
-from memory_store.embedding.base import Embedder
-from memory_store.importer import import_file
-from memory_store.jsonl import write_lines
-from memory_store.records import Kind, MemoryDraft, Outcome, Provenance, SearchQuery, Status
-from memory_store.store import (
+from carryover.pool.config import RankingConfig
+from carryover.pool.embedding.base import Embedder
+from carryover.pool.importer import import_file
+from carryover.pool.jsonl import write_lines
+from carryover.pool.records import Kind, MemoryDraft, Outcome, Provenance, SearchQuery, Status
+from carryover.pool.store import (
     EmbedderMismatch,
     MemoryNotFound,
     MemoryStore,
@@ -250,7 +250,7 @@ def test_import_reports_bad_lines_and_keeps_the_good_ones(store: MemoryStore, tm
 def test_a_pool_from_another_embedder_is_refused_until_reembedded(
     tmp_path: Path, minilm: Embedder, openai_server: object
 ) -> None:
-    from memory_store.embedding.openai_compat import OpenAIEmbedder, OpenAIEmbedderConfig
+    from carryover.pool.embedding.openai_compat import OpenAIEmbedder, OpenAIEmbedderConfig
 
     config = pool_config(tmp_path)
     MemoryStore(config, minilm).add(NONE_CHECK)
@@ -307,7 +307,7 @@ def test_counts(store: MemoryStore) -> None:
 
 
 def test_damaged_data_files_are_a_clear_error(tmp_path: Path, minilm: Embedder) -> None:
-    from memory_store.store import PoolReadError
+    from carryover.pool.store import PoolReadError
 
     config = pool_config(tmp_path)
     MemoryStore(config, minilm).add(NONE_CHECK)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from memory_store.config import StoreConfig, load_config
-from memory_store.embedding.base import Embedder
-from memory_store.store import MemoryStore
+from carryover.pool.config import StoreConfig, load_config
+from carryover.pool.embedding.base import Embedder
+from carryover.pool.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "memories.jsonl"
@@ -25,7 +25,7 @@ def pool_config(path: Path, **overrides: object) -> StoreConfig:
 
 @pytest.fixture(scope="session")
 def minilm() -> Embedder:
-    from memory_store.embedding.minilm import MiniLMEmbedder
+    from carryover.pool.embedding.minilm import MiniLMEmbedder
 
     embedder = MiniLMEmbedder()
     embedder.load()

@@ -1096,7 +1096,7 @@ def session_names() -> list[str]:
 def load_session(name: str) -> list[Any]:
     """The recording ``name`` as CapturedEvent values (imported here so that building the files
     needs nothing but the standard library)."""
-    from server.capture.events import CapturedEvent
+    from carryover.pipeline.events import CapturedEvent
 
     events = []
     for line in (HERE / name).read_text(encoding="utf-8").splitlines():

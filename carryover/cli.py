@@ -1,0 +1,433 @@
+"""The `carryover` command line: the same pool as the editor, for scripts and people in a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from carryover.pool.config import ConfigError, StoreConfig, load_config
+from carryover.pool.embedding import EmbedderError
+from carryover.pool.errors import MemoryNotFound, PoolError
+from carryover.pool.jsonl import memory_to_json
+from carryover.pool.locking import PoolBusy
+from carryover.pool.records import Kind, Memory, MemoryDraft, Provenance, SearchHit, SearchQuery, Status
+
+if TYPE_CHECKING:
+    from carryover.pool.store import MemoryStore
+
+logger = logging.getLogger(__name__)
+
+KIND_CHOICES = [kind.value for kind in Kind]
+STATUS_CHOICES = [status.value for status in Status]
+
+
+class CommandError(RuntimeError):
+    """A command could not do what was asked; the message is shown as it is."""
+
+
+def _emit(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def hit_to_json(hit: SearchHit) -> dict[str, Any]:
+    """The documented, stable form of one search hit (see README, "JSON output")."""
+    memory = hit.memory
+    return {
+        "id": memory.id,
+        "kind": memory.kind.value,
+        "title": memory.title,
+        "description": memory.description,
+        "content": memory.content,
+        "languages": list(memory.languages),
+        "tools": list(memory.tools),
+        "outcome": memory.outcome.value,
+        "status": memory.status.value,
+        "score": hit.score,
+        "why": {
+            "similarity": hit.why.similarity,
+            "abstraction_weight": hit.why.abstraction_weight,
+            "feedback": hit.why.feedback,
+            "guard": hit.why.guard,
+            "pinned": hit.why.pinned,
+        },
+    }
+
+
+def _languages_label(memory: Memory) -> str:
+    return ", ".join(memory.languages) or "any language"
+
+
+def _print_memory_line(memory: Memory) -> None:
+    status = "" if memory.status is Status.ACTIVE else f" [{memory.status.value}]"
+    print(f"{memory.id}  {memory.kind.value:<10} {memory.outcome.value:<7} {memory.title}{status}")
+
+
+# ----- commands ---------------------------------------------------------------------------------
+
+
+def cmd_add(store: MemoryStore, args: argparse.Namespace) -> int:
+    draft = MemoryDraft(
+        kind=args.kind,
+        title=args.title,
+        description=args.description,
+        content=args.content,
+        outcome=args.outcome,
+        languages=args.language,
+        tools=args.tool,
+        scope=args.scope,
+        when_not=args.when_not,
+        check_command=args.check_command,
+        provenance=Provenance(source="cli"),
+    )
+    result = store.add(draft)
+    if args.json:
+        _emit({"id": result.id, "action": result.action})
+    elif result.action == "added":
+        print(f"added {result.id}")
+    else:
+        print(f"merged into {result.id} (a near-identical memory was already there)")
+    return 0
+
+
+def cmd_import(store: MemoryStore, args: argparse.Namespace) -> int:
+    from carryover.pool.importer import import_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file")
+    report = import_file(store, path)
+    if args.json:
+        _emit(
+            {
+                "added": report.added,
+                "merged": report.merged,
+                "rejected": report.rejected,
+                "errors": list(report.errors),
+            }
+        )
+    else:
+        print(f"added {report.added}, merged {report.merged}, rejected {report.rejected}")
+        for error in report.errors:
+            print(f"  rejected {error}", file=sys.stderr)
+    return 0 if report.rejected == 0 else 1
+
+
+def cmd_search(store: MemoryStore, args: argparse.Namespace) -> int:
+    query = SearchQuery(
+        text=args.query,
+        language=args.language,
+        tools=args.tool,
+        k=args.k,
+        kinds=tuple(Kind(kind) for kind in args.kind),
+        workspace=args.workspace,
+        min_score=args.min_score,
+    )
+    hits = store.search(query)
+    if args.json:
+        _emit({"query": args.query, "language": args.language, "hits": [hit_to_json(hit) for hit in hits]})
+        return 0
+    if not hits:
+        print("no memory applies")
+        return 0
+    for rank, hit in enumerate(hits, start=1):
+        memory = hit.memory
+        label = f"[{memory.kind.value}, {memory.outcome.value}]"
+        print(f"{rank}. {label} {memory.title}  (score {hit.score:.3f})")
+        print(
+            f"   {memory.id} · learned in {_languages_label(memory)} · {hit.why.guard}"
+            f"{' · pinned' if hit.why.pinned else ''}"
+        )
+        if memory.description:
+            print(f"   {memory.description}")
+        if memory.content and memory.kind is Kind.INSIGHT:
+            print(f"   {memory.content}")
+    return 0
+
+
+def cmd_list(store: MemoryStore, args: argparse.Namespace) -> int:
+    memories = store.list_memories(
+        kind=Kind(args.kind) if args.kind else None,
+        status=Status(args.status) if args.status else None,
+        limit=args.limit,
+    )
+    if args.json:
+        _emit([memory_to_json(memory) for memory in memories])
+        return 0
+    for memory in memories:
+        _print_memory_line(memory)
+    if not memories:
+        print("no memories")
+    return 0
+
+
+def cmd_show(store: MemoryStore, args: argparse.Namespace) -> int:
+    memory = store.get_required(store.resolve_id(args.id))
+    if args.json:
+        _emit(memory_to_json(memory))
+        return 0
+    print(f"# {memory.title}")
+    print(f"{memory.kind.value} · {memory.outcome.value} · {memory.status.value} · {memory.scope.value}")
+    print(f"languages: {_languages_label(memory)}; tools: {', '.join(memory.tools) or '-'}")
+    if memory.description:
+        print(f"\n{memory.description}")
+    if memory.content:
+        print(f"\n{memory.content}")
+    if memory.when_not:
+        print(f"\nWhen not to use: {memory.when_not}")
+    if memory.check_command:
+        print(f"Check: {memory.check_command}")
+    provenance = memory.provenance
+    print(
+        f"\nid {memory.id}; from {provenance.source}"
+        f"{' in ' + provenance.workspace if provenance.workspace else ''}; "
+        f"created {memory.created_at:%Y-%m-%d %H:%M} UTC; merged {memory.merged_count}×; "
+        f"helpful {memory.helpful}, unhelpful {memory.unhelpful}"
+    )
+    if provenance.episode_ids:
+        print(f"episodes: {', '.join(provenance.episode_ids)}")
+    if memory.reject_reason:
+        print(f"rejected because: {memory.reject_reason}")
+    return 0
+
+
+def _status_command(
+    action: Callable[[MemoryStore, str, argparse.Namespace], Memory], verb: str
+) -> Callable[[MemoryStore, argparse.Namespace], int]:
+    def run(store: MemoryStore, args: argparse.Namespace) -> int:
+        memory = action(store, store.resolve_id(args.id), args)
+        print(f"{verb} {memory.id}: {memory.title}")
+        return 0
+
+    return run
+
+
+cmd_pin = _status_command(lambda store, memory_id, _args: store.pin(memory_id), "pinned")
+cmd_reject = _status_command(lambda store, memory_id, args: store.reject(memory_id, args.reason), "rejected")
+cmd_restore = _status_command(lambda store, memory_id, _args: store.restore(memory_id), "restored")
+cmd_feedback = _status_command(
+    lambda store, memory_id, args: store.record_feedback(memory_id, helpful=args.vote == "helpful"),
+    "recorded feedback for",
+)
+
+
+def cmd_forget(store: MemoryStore, args: argparse.Namespace) -> int:
+    memory_id = store.resolve_id(args.id)
+    store.forget(memory_id)
+    print(f"forgot {memory_id}")
+    return 0
+
+
+def cmd_export(store: MemoryStore, args: argparse.Namespace) -> int:
+    from carryover.pool.jsonl import write_lines
+
+    memories = store.list_memories(kind=Kind(args.kind) if args.kind else None)
+    count = write_lines(Path(args.file), reversed(memories))
+    print(f"exported {count} memories to {args.file}")
+    return 0
+
+
+def cmd_stats(store: MemoryStore, args: argparse.Namespace) -> int:
+    from carryover.pool.stats_report import pool_report, render_report
+
+    report = pool_report(store, perplexity=args.perplexity, plot=Path(args.plot) if args.plot else None)
+    if args.json:
+        _emit(report)
+    else:
+        print(render_report(report))
+    return 0
+
+
+def cmd_shell_hook(config: StoreConfig, args: argparse.Namespace) -> int:
+    from carryover.pipeline.capture.shell_hook import run_shell_hook
+
+    sys.stdout.write(run_shell_hook(args.shell, pool_dir=config.pool_dir))
+    return 0
+
+
+def cmd_distill(store: MemoryStore, args: argparse.Namespace) -> int:
+    from carryover.pipeline.distill.cli import run_distill
+
+    return run_distill(store, redo=args.redo, episode_ids=tuple(args.episode))
+
+
+def cmd_serve(config: StoreConfig, args: argparse.Namespace) -> int:
+    from carryover.lsp.main import run
+
+    forwarded = ["--db", str(config.pool_dir)]
+    if args.tcp:
+        forwarded += ["--tcp", args.tcp]
+    if args.log_level:
+        forwarded += ["--log-level", args.log_level]
+    return run(forwarded)
+
+
+def cmd_optimize(store: MemoryStore, _args: argparse.Namespace) -> int:
+    print(store.maintain(force=True))
+    return 0
+
+
+def cmd_reembed(store: MemoryStore, _args: argparse.Namespace) -> int:
+    from carryover.pool.embedding.factory import make_embedder
+
+    embedder = make_embedder(store.config.embedder)
+    count = store.reembed(embedder)
+    print(f"re-embedded {count} memories with {embedder.name}")
+    return 0
+
+
+# ----- parser -----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carryover", description="A memory for people who write code.")
+    parser.add_argument("--db", metavar="PATH", help="pool directory (default: $CARRYOVER_HOME/pool)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_write_commands(commands)
+    _add_read_commands(commands)
+    _add_feedback_commands(commands)
+    _add_pool_commands(commands)
+    return parser
+
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_write_commands(commands: Subcommands) -> None:
+    add = commands.add_parser("add", help="add one memory")
+    add.add_argument("--kind", choices=KIND_CHOICES, required=True)
+    add.add_argument("--title", required=True)
+    add.add_argument("--description", default="")
+    add.add_argument("--content", default="")
+    add.add_argument("--outcome", choices=["success", "failure"], default="success")
+    add.add_argument("--language", action="append", default=[], help="repeatable")
+    add.add_argument("--tool", action="append", default=[], help="repeatable")
+    add.add_argument("--scope", choices=["project", "global", "team"], default="global")
+    add.add_argument("--when-not", default="", help="when this memory does not apply")
+    add.add_argument("--check-command", default="", help="a validation command the memory suggests")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(handler=cmd_add)
+
+    importing = commands.add_parser("import", help="import memories from a JSONL file")
+    importing.add_argument("file")
+    importing.add_argument("--json", action="store_true")
+    importing.set_defaults(handler=cmd_import)
+
+
+def _add_read_commands(commands: Subcommands) -> None:
+    search = commands.add_parser("search", help="find the memories that apply to a text")
+    search.add_argument("query")
+    search.add_argument("--language")
+    search.add_argument("--tool", action="append", default=[])
+    search.add_argument("--kind", action="append", default=[], choices=KIND_CHOICES)
+    search.add_argument("--workspace", help="hide project-scoped memories of other workspaces")
+    search.add_argument("--k", type=int, default=3)
+    search.add_argument("--min-score", type=float)
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(handler=cmd_search)
+
+    listing = commands.add_parser("list", help="list memories, newest first")
+    listing.add_argument("--kind", choices=KIND_CHOICES)
+    listing.add_argument("--status", choices=STATUS_CHOICES)
+    listing.add_argument("--limit", type=int)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_list)
+
+    show = commands.add_parser("show", help="show one memory with its provenance")
+    show.add_argument("id", help="an id or a unique prefix of one")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_show)
+
+
+def _add_feedback_commands(commands: Subcommands) -> None:
+    for name, handler, help_text in (
+        ("pin", cmd_pin, "always prefer this memory"),
+        ("restore", cmd_restore, "undo a pin or a rejection"),
+        ("forget", cmd_forget, "delete a memory for good"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("id")
+        sub.set_defaults(handler=handler)
+
+    reject = commands.add_parser("reject", help="never show this memory again")
+    reject.add_argument("id")
+    reject.add_argument("--reason", default="")
+    reject.set_defaults(handler=cmd_reject)
+
+    feedback = commands.add_parser("feedback", help="record whether a memory helped")
+    feedback.add_argument("id")
+    feedback.add_argument("vote", choices=["helpful", "unhelpful"])
+    feedback.set_defaults(handler=cmd_feedback)
+
+
+def _add_pool_commands(commands: Subcommands) -> None:
+    export = commands.add_parser("export", help="write memories to a JSONL file (import reads it back)")
+    export.add_argument("file")
+    export.add_argument("--kind", choices=KIND_CHOICES)
+    export.set_defaults(handler=cmd_export)
+
+    stats = commands.add_parser("stats", help="counts, feedback and how languages mix in the pool")
+    stats.add_argument("--json", action="store_true")
+    stats.add_argument("--plot", metavar="FILE.png", help="draw a 2-D map of the pool, one panel a kind")
+    stats.add_argument("--perplexity", type=float, default=30.0, help="LISI neighbourhood (default 30)")
+    stats.set_defaults(handler=cmd_stats)
+
+    reembed = commands.add_parser("reembed", help="re-embed the pool with the configured embedder")
+    reembed.set_defaults(handler=cmd_reembed)
+
+    optimize = commands.add_parser("optimize", help="build or refresh the search index and compact the pool")
+    optimize.set_defaults(handler=cmd_optimize)
+
+    distill = commands.add_parser("distill", help="distill finished episodes into memories (again)")
+    distill.add_argument("--redo", action="store_true", help="re-distill episodes distilled before")
+    distill.add_argument("--episode", action="append", default=[], metavar="ID", help="only these")
+    distill.set_defaults(handler=cmd_distill)
+
+    hook = commands.add_parser("shell-hook", help="print a snippet that logs a shell's commands for capture")
+    hook.add_argument("shell", choices=["bash", "zsh", "fish"])
+    hook.set_defaults(config_handler=cmd_shell_hook)
+
+    serve = commands.add_parser("serve", help="run the language server (stdio unless --tcp)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead of stdio")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(config_handler=cmd_serve)
+
+
+def _open_store(config: StoreConfig) -> MemoryStore:
+    from carryover.pool.store import open_store
+
+    return open_store(config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(db=Path(args.db) if args.db else None)
+        config_handler = getattr(args, "config_handler", None)
+        if config_handler is not None:
+            handled: int = config_handler(config, args)
+            return handled
+        store = _open_store(config)
+        result: int = args.handler(store, args)
+        return result
+    except MemoryNotFound as error:
+        print(f"carryover: no memory {error.args[0]}", file=sys.stderr)
+        return 1
+    except (CommandError, ConfigError, EmbedderError, PoolError, PoolBusy, ValueError) as error:
+        print(f"carryover: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

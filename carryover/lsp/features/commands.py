@@ -1,0 +1,357 @@
+"""workspace/executeCommand: pin, reject (with a reason), restore, forget, search, show, why, distill
+now, pause/resume capture, export, and what an editor's views list (list, suggest). Each takes one
+object argument (camelCase), typed in server/wire.py.
+
+An unknown memory id or a missing argument is InvalidParams (-32602); a pool that could not be opened
+is RequestFailed (-32803) with the reason. The memory-changing commands re-analyse open documents, so
+inline suggestions follow at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+
+from carryover.lsp.features import inline
+from carryover.lsp.guard import guarded
+from carryover.lsp.runtime import StoreUnavailable
+from carryover.lsp.server import CarryoverServer
+from carryover.lsp.wire import (
+    CMD_DISTILL,
+    CMD_EXPORT,
+    CMD_FORGET,
+    CMD_LIST,
+    CMD_PAUSE,
+    CMD_PIN,
+    CMD_REJECT,
+    CMD_RESTORE,
+    CMD_RESUME,
+    CMD_SEARCH,
+    CMD_SHOW,
+    CMD_SUGGEST,
+    CMD_WHY,
+    ExportArgs,
+    ListArgs,
+    MemoryRef,
+    RejectArgs,
+    SearchArgs,
+    ShowArgs,
+    SuggestArgs,
+    WhyArgs,
+)
+from carryover.pool.records import Kind, SearchQuery, Status
+from carryover.recall.render import hit_json, memory_json, memory_markdown, why_line
+from carryover.recall.retrieve import Suggestion
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed: the request was valid but could not be done (the pool is unavailable)."""
+
+    CODE = -32803
+
+
+REJECT_REASONS = ("Wrong for this language or project", "Outdated", "Too generic to help", "No reason")
+NO_DISTILLER = (
+    "Carryover: no distiller is configured yet, so nothing was distilled. Captured events are kept and "
+    "will be distilled once one is."
+)
+
+
+async def _store(ls: CarryoverServer) -> Any:
+    try:
+        return await ls.store.require()
+    except StoreUnavailable as error:
+        raise RequestFailed(message=str(ls.store.error or error)) from error
+
+
+async def _call(ls: CarryoverServer, function: Callable[..., T], *args: Any) -> T:
+    """Run a store call in a worker; an unknown memory id becomes InvalidParams."""
+    from carryover.pool.store import MemoryNotFound
+
+    try:
+        return await ls.workers.run(function, *args)
+    except MemoryNotFound as error:
+        raise JsonRpcInvalidParams(message=f"no memory {error.args[0]}") from error
+
+
+async def _changed(ls: CarryoverServer) -> None:
+    await ls.memories_changed()
+
+
+async def pin(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:
+    store = await _store(ls)
+    memory_id = await _call(ls, store.resolve_id, args.memory_id)
+    memory = await _call(ls, store.pin, memory_id)
+    logger.info("pinned %s", memory_id)
+    await _changed(ls)
+    return memory_json(memory)
+
+
+async def restore(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:
+    store = await _store(ls)
+    memory_id = await _call(ls, store.resolve_id, args.memory_id)
+    memory = await _call(ls, store.restore, memory_id)
+    await _changed(ls)
+    return memory_json(memory)
+
+
+async def _ask_reason(ls: CarryoverServer, title: str) -> str | None:
+    """A reason chosen by the user; "" when the client cannot ask; None when the user dismissed it."""
+    try:
+        choice = await ls.window_show_message_request_async(
+            lsp.ShowMessageRequestParams(
+                type=lsp.MessageType.Info,
+                message=f"Reject the memory “{title}”? It will not be shown again. Why?",
+                actions=[lsp.MessageActionItem(title=reason) for reason in REJECT_REASONS],
+            )
+        )
+    except Exception as error:  # noqa: BLE001 - a client that cannot ask: reject without a reason
+        logger.info("could not ask for a reason: %s", error)
+        return ""
+    if choice is None:
+        return None
+    return "" if choice.title == REJECT_REASONS[-1] else choice.title
+
+
+async def reject(ls: CarryoverServer, args: RejectArgs) -> dict[str, Any]:
+    store = await _store(ls)
+    memory_id = await _call(ls, store.resolve_id, args.memory_id)
+    reason = args.reason
+    if reason is None:
+        memory = await _call(ls, store.get_required, memory_id)
+        reason = await _ask_reason(ls, memory.title)
+        if reason is None:
+            return {**memory_json(memory), "rejected": False}
+    memory = await _call(ls, store.reject, memory_id, reason)
+    logger.info("rejected %s", memory_id)
+    await _changed(ls)
+    return {**memory_json(memory), "rejected": True}
+
+
+async def forget(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:
+    store = await _store(ls)
+    memory_id = await _call(ls, store.resolve_id, args.memory_id)
+    forgotten = await _call(ls, store.forget, memory_id)
+    logger.info("forgot %s", memory_id)
+    await _changed(ls)
+    return {"id": memory_id, "forgotten": forgotten}
+
+
+async def search(ls: CarryoverServer, args: SearchArgs) -> dict[str, Any]:
+    store = await _store(ls)
+    try:
+        kinds = tuple(Kind(kind) for kind in args.kinds)
+    except ValueError as error:
+        raise JsonRpcInvalidParams(message=f"kinds: {error}") from error
+    if not 1 <= args.k <= 100:
+        raise JsonRpcInvalidParams(message="k must be between 1 and 100")
+    query = SearchQuery(text=args.query, language=args.language, k=args.k, kinds=kinds)
+    hits = await _call(ls, store.search, query)
+    return {"query": args.query, "language": args.language, "hits": [hit_json(hit) for hit in hits]}
+
+
+async def show(ls: CarryoverServer, args: ShowArgs) -> dict[str, Any]:
+    store = await _store(ls)
+    memory_id = await _call(ls, store.resolve_id, args.memory_id)
+    memory = await _call(ls, store.get_required, memory_id)
+    markdown = memory_markdown(memory, heading="#")
+    if args.reveal:
+        body = memory.content.strip() or memory.description.strip()
+        ls.show(f"Carryover: {memory.title.strip()} — {body}")
+    return {"memory": memory_json(memory), "markdown": markdown}
+
+
+async def why(ls: CarryoverServer, args: WhyArgs) -> dict[str, Any]:
+    store = await _store(ls)
+    memory_id = await _call(ls, store.resolve_id, args.memory_id)
+    memory = await _call(ls, store.get_required, memory_id)
+    result: dict[str, Any] = {"id": memory_id, "status": memory.status.value}
+    explanation = ""
+    if args.query.strip():
+        query = SearchQuery(text=args.query, language=args.language, workspace=args.workspace, k=40)
+        hits = await _call(ls, store.search, query)
+        hit = next((hit for hit in hits if hit.memory.id == memory_id), None)
+        if hit is not None:
+            explanation = why_line(hit, "what is at the cursor")
+            result.update(score=round(hit.score, 4), similarity=hit.why.similarity, guard=hit.why.guard)
+            result["pinned"] = hit.why.pinned
+    if not explanation:
+        state = "rejected: never shown" if memory.status is Status.REJECTED else memory.status.value
+        explanation = (
+            f"why this: {memory.kind.value} ({state}), feedback +{memory.helpful}/-{memory.unhelpful}"
+        )
+    threshold = ls.settings.relevance_threshold
+    explanation += f" (shown from {threshold:.2f})"
+    result["explanation"] = explanation
+    ls.show(f"Carryover: “{memory.title.strip()}” — {explanation}")
+    return result
+
+
+async def distill(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
+    """Distil the finished episodes now (server/distill's ``Distiller.distill_pending``), reporting
+    progress with workDoneProgress. Takes no arguments (an options object, if sent, is ignored)."""
+    service = ls.capture_service
+    distiller = ls.options.distiller or (service.worker.distiller if service is not None else None)
+    if distiller is None:
+        ls.show(NO_DISTILLER)
+        return {"distilled": False, "message": NO_DISTILLER}
+    store = await _store(ls)
+    if ls.sink is not None:
+        await ls.workers.run(ls.sink.flush, 5.0)
+    if service is not None:
+        from carryover.pipeline.segment import segment_pending
+
+        await ls.workers.run(segment_pending, store, background=True)
+    progress = ls.work_done_progress
+    token = f"carryover-distill-{uuid.uuid4().hex[:12]}"
+    reporting = ls.client_supports("window", "work_done_progress")
+    if reporting:
+        try:
+            await asyncio.wait_for(progress.create_async(token), 10.0)
+        except Exception as error:  # noqa: BLE001 - no progress bar is not a reason to fail
+            logger.info("no progress for distillation: %s", error)
+            reporting = False
+    loop = asyncio.get_running_loop()
+
+    def on_progress(done: int, total: int, message: str) -> None:
+        if reporting:
+            percentage = min(100, done * 100 // total) if total else None
+            value = lsp.WorkDoneProgressReport(message=message, percentage=percentage)
+            loop.call_soon_threadsafe(progress.report, token, value)
+
+    if reporting:
+        progress.begin(token, lsp.WorkDoneProgressBegin(title="Carryover: distilling", percentage=0))
+    try:
+        report = await ls.workers.run(distiller.distill_pending, store, on_progress, background=True)
+    except Exception as error:
+        logger.exception("distillation failed")
+        message = f"Carryover: distillation failed: {error}"
+        ls.show(message, lsp.MessageType.Error)
+        if reporting:  # queued after any report from the worker, so "end" is the last word
+            loop.call_soon(progress.end, token, lsp.WorkDoneProgressEnd(message="failed"))
+        return {"distilled": False, "message": message}
+    if reporting:
+        loop.call_soon(progress.end, token, lsp.WorkDoneProgressEnd(message=report.message or "done"))
+    logger.info("distilled: %s", report.message)
+    await _changed(ls)
+    return {
+        "distilled": True,
+        "episodes": report.episodes,
+        "added": report.added,
+        "merged": report.merged,
+        "message": report.message,
+    }
+
+
+async def pause_capture(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
+    ls.capture_paused = True
+    logger.info("capture paused")
+    ls.notify_status("capture-paused")
+    return {"capture": "paused"}
+
+
+async def resume_capture(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
+    ls.capture_paused = False
+    logger.info("capture resumed")
+    ls.notify_status("capture-resumed" if ls.capturing else "capture-paused")
+    return {"capture": "on" if ls.capturing else "off (setting capture is false)"}
+
+
+async def export(ls: CarryoverServer, args: ExportArgs) -> dict[str, Any]:
+    from carryover.pool.jsonl import write_lines
+
+    store = await _store(ls)
+    try:
+        kind = Kind(args.kind) if args.kind else None
+    except ValueError as error:
+        raise JsonRpcInvalidParams(message=f"kind: {error}") from error
+    folders = ls.folders()
+
+    def write() -> tuple[Path, int]:
+        path = Path(args.path).expanduser()
+        if not path.is_absolute():
+            path = Path(folders[0] if folders else ".") / path
+        if not path.parent.is_dir():
+            raise JsonRpcInvalidParams(message=f"no directory {path.parent}")
+        return path, write_lines(path, store.list_memories(kind=kind))
+
+    path, count = await ls.workers.run(write)
+    logger.info("exported %d memories to %s", count, path)
+    return {"path": str(path), "count": count}
+
+
+async def list_memories(ls: CarryoverServer, args: ListArgs | None = None) -> dict[str, Any]:
+    """The memories of one status (and kind), newest first: what an editor's views list. No argument:
+    the 50 newest."""
+    args = args or ListArgs()
+    store = await _store(ls)
+    try:
+        status = Status(args.status) if args.status else None
+        kind = Kind(args.kind) if args.kind else None
+    except ValueError as error:
+        raise JsonRpcInvalidParams(message=f"status or kind: {error}") from error
+    if not 1 <= args.limit <= 1000:
+        raise JsonRpcInvalidParams(message="limit must be between 1 and 1000")
+    memories = await _call(ls, store.list_memories, kind, status, args.limit)
+    return {"memories": [memory_json(memory) for memory in memories]}
+
+
+async def suggest(ls: CarryoverServer, args: SuggestArgs) -> dict[str, Any]:
+    """What applies to a document: the hover's memories for ``line`` (the client's cursor line), then
+    the document's strong marks (what the code lenses show), each once, with the line it is for."""
+    from carryover.lsp.features.hover import line_suggestions
+
+    await _store(ls)
+    if args.line is not None and args.line < 0:
+        raise JsonRpcInvalidParams(message="line must be 0 or more")
+    if args.uri not in ls.workspace.text_documents:
+        return {"uri": args.uri, "hits": []}  # the client opens a document before asking
+    info = ls.document(args.uri)
+    if info.excluded:
+        return {"uri": args.uri, "hits": []}
+    found: list[tuple[int, Suggestion]] = []
+    if args.line is not None:
+        found += [(args.line, item) for item in await line_suggestions(ls, info, args.line)]
+    analysis = await inline.current_analysis(ls, args.uri)
+    if analysis is not None:
+        found += [(mark.site.line, mark.suggestion) for mark in analysis.marks]
+    hits: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for line, item in found:
+        if item.memory_id in seen:
+            continue
+        seen.add(item.memory_id)
+        hits.append({**hit_json(item.hit, item.basis), "line": line, "basis": item.basis})
+    return {"uri": args.uri, "hits": hits}
+
+
+COMMANDS: dict[str, Callable[..., Any]] = {
+    CMD_PIN: pin,
+    CMD_REJECT: reject,
+    CMD_RESTORE: restore,
+    CMD_FORGET: forget,
+    CMD_SEARCH: search,
+    CMD_SHOW: show,
+    CMD_WHY: why,
+    CMD_DISTILL: distill,
+    CMD_PAUSE: pause_capture,
+    CMD_RESUME: resume_capture,
+    CMD_EXPORT: export,
+    CMD_LIST: list_memories,
+    CMD_SUGGEST: suggest,
+}
+
+
+def register(server: CarryoverServer) -> None:
+    for name, handler in COMMANDS.items():
+        server.command(name)(guarded(name)(handler))

@@ -1,0 +1,356 @@
+"""The Carryover language server: state shared by the features, and ``create_server``.
+
+Nothing heavy is imported here: LanceDB and the embedder load in a worker thread after
+``initialize`` (``open_pool``), so the server answers ``initialize`` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import stat
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import attrs
+from lsprotocol import types as lsp
+from pygls.io_ import StdoutWriter, run_async
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from carryover.lsp.documents import is_excluded, language_of, workspace_for
+from carryover.lsp.editor_state import EditorState
+from carryover.lsp.log_bridge import ClientLogHandler
+from carryover.lsp.protocol import CarryoverProtocol
+from carryover.lsp.runtime import Background, StoreHandle, StoreUnavailable, Workers
+from carryover.lsp.settings import Settings
+from carryover.lsp.wire import STATUS, StatusParams
+from carryover.pipeline.events import CapturedEvent, EventSink
+from carryover.recall.retrieve import Probe, allowed_scopes
+
+if TYPE_CHECKING:
+    from carryover.pipeline.distill.base import Distiller, DistillReport
+    from carryover.pipeline.service import CaptureService
+    from carryover.pool.records import SearchHit
+    from carryover.pool.store import MemoryStore
+
+logger = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+PENDING_EVENTS = 10_000
+
+
+def default_open_store(db: Path | None, settings: Settings) -> MemoryStore:
+    """Open the pool the way ``carryover`` does (config.toml, environment, ``--db``).
+
+    The editor's endpoint settings are for the distillation model, not for embeddings: the pool's
+    embedder is fixed by its config (switching it would make every existing vector incomparable)."""
+    from carryover.pool.config import load_config
+    from carryover.pool.store import open_store
+
+    del settings
+    return open_store(load_config(db=db))
+
+
+def distiller_for(settings: Settings, environ: Mapping[str, str] | None = None) -> Distiller:
+    """The model distiller at the editor's endpoint when one is set, else the environment's
+    (CARRYOVER_DISTILL_*), else the offline rules. Nothing is sent anywhere unless configured.
+    The endpoint's key: the ``key`` setting, else ``CARRYOVER_DISTILL_API_KEY`` (how the VS Code
+    extension passes it, so that no message carries it) — never another tool's key."""
+    from carryover.pipeline.distill.llm import ENV_API_KEY, LLMSettings, make_distiller
+
+    chosen = None
+    if settings.endpoint:
+        env = os.environ if environ is None else environ
+        chosen = LLMSettings(
+            model=settings.model or "default",
+            base_url=settings.endpoint,
+            api_key=settings.key or env.get(ENV_API_KEY) or None,
+        )
+    return make_distiller(chosen)
+
+
+def default_sink(store: MemoryStore) -> EventSink:
+    """Only events, no segmentation or distillation (tests and benchmarks of the event path)."""
+    from carryover.lsp.event_log import PoolEventLog
+
+    return PoolEventLog(store.config.pool_dir)
+
+
+@attrs.frozen
+class ServerOptions:
+    db: Path | None = None
+    """The pool directory (``--db``); None: the configured one."""
+    distiller: Distiller | None = None
+    sink_factory: Callable[[MemoryStore], EventSink] | None = None
+    """Makes the event sink once the pool is open (events captured before wait in memory). None: the
+    full capture service (events, file watchers, the shell log, episodes and distillation)."""
+    open_store: Callable[[Path | None, Settings], MemoryStore] = default_open_store
+    feature_wait_s: float = 2.0
+    """How long hover and friends wait for a pool that is still opening before answering nothing."""
+
+
+@attrs.frozen
+class DocumentInfo:
+    uri: str
+    path: str
+    lines: Sequence[str]
+    version: int | None
+    language: str | None
+    workspace: str
+    excluded: bool
+
+
+class CarryoverServer(LanguageServer):
+    def __init__(self, options: ServerOptions) -> None:
+        super().__init__(
+            "carryover",
+            VERSION,
+            protocol_cls=CarryoverProtocol,
+            text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+        )
+        self.options = options
+        self.settings = Settings()
+        self.store = StoreHandle()
+        self.workers = Workers()
+        self.background = Background()
+        self.editor = EditorState()
+        self.capture_paused = False
+        self.sink: EventSink | None = None
+        self.capture_service: CaptureService | None = None
+        self.pool_dir: Path | None = None
+        self._pending_events: collections.deque[CapturedEvent] = collections.deque(maxlen=PENDING_EVENTS)
+        self.client_log = ClientLogHandler(self.window_log_message)
+        self.analyses: dict[str, Any] = {}
+        """Per document: the latest inline analysis (features/inline.py)."""
+        self.debounced: dict[str, asyncio.Task[Any]] = {}
+
+    # ----- transport ------------------------------------------------------------------------------
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve over stdio. When stdin is a pipe or socket (how editors start servers) it is read by
+        the event loop itself; pygls' reader would hop to a thread for every header line and body,
+        which at hundreds of notifications a second costs more than handling them."""
+        if stdin is not None or not _is_pipe(sys.stdin.fileno()):
+            super().start_io(stdin, stdout)
+            return
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(self._serve_pipe())
+        except BrokenPipeError:
+            logger.error("the connection to the client is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
+
+    async def _serve_pipe(self) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=64 * 2**20)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+        assert self._stop_event is not None
+        await run_async(
+            stop_event=self._stop_event,
+            reader=reader,
+            protocol=self.protocol,
+            logger=logging.getLogger("pygls.io_"),
+            error_handler=self.report_server_error,
+        )
+
+    # ----- the pool -------------------------------------------------------------------------------
+
+    def start_pool(self) -> None:
+        self.background.spawn(self.open_pool(), name="open-pool")
+
+    async def open_pool(self) -> None:
+        future = self.store.opening()
+        settings = self.settings
+        try:
+            store, count = await self.workers.run(self._open_and_warm, settings, background=True)
+        except Exception as error:  # any failure to open is reported to the user
+            message = f"Carryover could not open the memory pool: {error}"
+            logger.error("%s", message, exc_info=error)
+            self.store.error = message
+            future.set_exception(StoreUnavailable(message))
+            future.exception()  # retrieved: features see None, commands the message
+            self.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Error, message=message))
+            self.notify_status("error", message)
+            return
+        if future is not self.store._future:  # reopened meanwhile: this one is stale
+            return
+        future.set_result(store)
+        if self.sink is None:
+            self._start_sink(store)
+        logger.info("memory pool ready: %s (%d memories)", store.config.pool_dir, count)
+        self.notify_status("ready", f"memory pool ready ({count} memories)", memories=count)
+        from carryover.lsp.features import inline
+
+        inline.reanalyze_all(self)
+
+    def _open_and_warm(self, settings: Settings) -> tuple[MemoryStore, int]:
+        from carryover.pool.records import SearchQuery
+
+        store = self.options.open_store(self.options.db, settings)
+        store.search(SearchQuery(text="warm up the embedder", k=1))  # loads the model now, not on a hover
+        return store, store.count()
+
+    def _start_sink(self, store: MemoryStore) -> None:
+        """The sink lives as long as the server (a reopened pool is the same directory)."""
+        self.pool_dir = store.config.pool_dir
+        if self.options.sink_factory is not None:
+            self.sink = self.options.sink_factory(store)
+        else:
+            from carryover.pipeline.service import CaptureService
+
+            self.capture_service = CaptureService(
+                store,
+                self.folders(),
+                exclude=self.settings.exclude,
+                distiller=self.options.distiller or distiller_for(self.settings),
+                on_report=self._on_background_report(asyncio.get_running_loop()),
+            ).start()
+            self.sink = self.capture_service.sink
+        while self._pending_events:
+            self.sink.record(self._pending_events.popleft())
+
+    def _on_background_report(self, loop: asyncio.AbstractEventLoop) -> Callable[[DistillReport], None]:
+        """For the distillation thread: when a run added or merged memories, tell the editor."""
+
+        def on_report(report: DistillReport) -> None:
+            if (report.added or report.merged) and not loop.is_closed():
+                loop.call_soon_threadsafe(self.background.spawn, self.memories_changed(), "memories-changed")
+
+        return on_report
+
+    async def memories_changed(self) -> None:
+        """After the pool changed (a distillation, a pin, a rejection): the status item's count and the
+        views (``carryover/status`` "changed"), and the inline suggestions of the open documents."""
+        from carryover.lsp.features import inline
+
+        store = await self.store.get(None)
+        if store is not None:
+            count = await self.workers.run(store.count, background=True)
+            self.notify_status("changed", f"{count} memories", memories=count)
+        inline.reanalyze_all(self)
+
+    async def search(
+        self, store: MemoryStore, probes: Sequence[Probe], background: bool = False
+    ) -> list[tuple[Probe, list[SearchHit]]]:
+        """Run each probe's search in a worker thread (concurrently); hits outside the allowed scopes
+        are dropped."""
+        scopes = self.settings.scopes
+
+        def one(probe: Probe) -> list[SearchHit]:
+            query = probe.query
+            if len(scopes) < 3:
+                query = attrs.evolve(query, k=query.k * 3)
+            return allowed_scopes(store.search(query), scopes)[: probe.query.k]
+
+        runs = (self.workers.run(one, probe, background=background) for probe in probes)
+        results = await asyncio.gather(*runs)
+        return list(zip(probes, results, strict=True))
+
+    # ----- capture --------------------------------------------------------------------------------
+
+    @property
+    def capturing(self) -> bool:
+        return self.settings.capture and not self.capture_paused
+
+    def capture(self, event: CapturedEvent) -> None:
+        """Hand an event to the sink (or hold it until the pool is open); nothing while capture is off."""
+        if not self.capturing:
+            return
+        if self.sink is None:
+            self._pending_events.append(event)
+            return
+        self.sink.record(event)
+
+    # ----- documents and workspaces ---------------------------------------------------------------
+
+    def folders(self) -> list[str]:
+        try:
+            workspace = self.workspace
+        except RuntimeError:
+            return []
+        paths = [to_fs_path(folder.uri) or "" for folder in workspace.folders.values()]
+        if workspace.root_path:
+            paths.append(workspace.root_path)
+        return [path for path in paths if path]
+
+    def workspace_of(self, path: str) -> str:
+        folders = self.folders()
+        found = workspace_for(path, folders)
+        if found:
+            return found
+        return folders[0] if folders else ""
+
+    def excluded(self, path: str) -> bool:
+        return is_excluded(path, self.settings.exclude, self.folders())
+
+    def document(self, uri: str) -> DocumentInfo:
+        doc = self.workspace.get_text_document(uri)
+        path = to_fs_path(uri) or uri
+        return DocumentInfo(
+            uri=uri,
+            path=path,
+            lines=doc.lines,
+            version=doc.version,
+            language=language_of(doc.language_id, path),
+            workspace=self.workspace_of(path),
+            excluded=self.excluded(path),
+        )
+
+    # ----- talking to the client ------------------------------------------------------------------
+
+    def notify_status(self, state: str, message: str = "", memories: int | None = None) -> None:
+        self.protocol.notify(STATUS, StatusParams(state=state, message=message, memories=memories))
+
+    def show(self, message: str, kind: lsp.MessageType = lsp.MessageType.Info) -> None:
+        self.window_show_message(lsp.ShowMessageParams(type=kind, message=message))
+
+    def client_supports(self, *path: str) -> bool:
+        """Whether the client capability at ``path`` (snake_case attribute names) is truthy."""
+        try:
+            node: Any = self.client_capabilities
+        except RuntimeError:
+            return False
+        for name in path:
+            node = getattr(node, name, None)
+            if node is None:
+                return False
+        return bool(node)
+
+    async def close(self) -> None:
+        for task in self.debounced.values():
+            task.cancel()
+        await self.background.cancel_all()
+        if self.sink is not None:
+            await self.workers.run(self.sink.flush, 5.0)
+        if self.capture_service is not None:
+            await self.workers.run(self.capture_service.stop)
+        self.client_log.detach()
+        self.workers.shutdown()
+
+
+def _is_pipe(fd: int) -> bool:
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def create_server(options: ServerOptions | None = None) -> CarryoverServer:
+    """A new server with every feature registered (no module-global server)."""
+    from carryover.lsp.features import activity, code_actions, commands, hover, inline, lifecycle, sync
+
+    server = CarryoverServer(options or ServerOptions())
+    for feature in (lifecycle, sync, activity, hover, code_actions, inline, commands):
+        feature.register(server)
+    return server

@@ -1,0 +1,1 @@
+"""Events to episodes to memories: capture, segmentation and distillation."""

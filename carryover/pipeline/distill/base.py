@@ -1,0 +1,171 @@
+"""What every distiller shares: the protocol, the report, and the loop over pending episodes.
+
+An episode is *pending* while its status is ``finished``. The loop segments new events first, then
+distils each pending episode: its memories go to the pool with ``store.add_many`` and only then is the
+episode marked ``distilled``. When the distiller's endpoint is unreachable
+(:class:`EndpointUnavailable`) the loop stops and every episode not yet done stays ``finished``, to be
+retried on the next run; nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+import attrs
+
+from carryover.pipeline.distill.view import EpisodeView
+from carryover.pipeline.segment import DISTILLED, FINISHED, CaptureStore, SegmentConfig, segment_pending
+from carryover.pool.records import MemoryDraft, WriteResult
+from carryover.pool.schema import EpisodeRow, EventRow
+
+logger = logging.getLogger(__name__)
+
+OnProgress = Callable[[int, int, str], None]
+"""``on_progress(done, total, message)``."""
+
+
+class EndpointUnavailable(RuntimeError):
+    """The model endpoint could not be reached or answered with an error; retry later."""
+
+
+class DistillStore(CaptureStore, Protocol):
+    """What distillation needs of the pool (``MemoryStore`` provides it)."""
+
+    def append_events(self, rows: Sequence[EventRow]) -> int: ...
+
+    def add_many(self, drafts: Sequence[MemoryDraft]) -> list[WriteResult]: ...
+
+    def set_episode_status(
+        self, episode_ids: Sequence[str], status: str, when: datetime | None = None
+    ) -> int: ...
+
+
+class EpisodeDistiller(Protocol):
+    """Turns one episode into memories."""
+
+    @property
+    def name(self) -> str: ...
+
+    def distill_episode(self, view: EpisodeView) -> list[MemoryDraft]: ...
+
+
+class Distiller(Protocol):
+    """What the language server, the background worker and the CLI call (off the event loop):
+    OfflineDistiller and LLMDistiller provide it."""
+
+    def distill_pending(
+        self, store: DistillStore, on_progress: OnProgress | None = None
+    ) -> DistillReport: ...
+
+
+PendingDistiller = Distiller
+
+
+@attrs.define
+class DistillReport:
+    """What a run did. Also readable as the language server's report (``episodes``, ``added``,
+    ``merged``, ``message``)."""
+
+    total: int = 0
+    distilled: int = 0
+    failed: int = 0
+    queued: int = 0
+    memories: int = 0
+    added: int = 0
+    merged: int = 0
+    by_kind: dict[str, int] = attrs.field(factory=dict)
+    episode_ids: list[str] = attrs.field(factory=list)
+    errors: list[str] = attrs.field(factory=list)
+    endpoint_error: str = ""
+
+    @property
+    def episodes(self) -> int:
+        return self.distilled
+
+    @property
+    def message(self) -> str:
+        return self.describe()
+
+    def describe(self) -> str:
+        text = f"distilled {self.distilled} of {self.total} episode(s) into {self.memories} memories"
+        if self.queued:
+            text += f"; {self.queued} left queued"
+        if self.failed:
+            text += f"; {self.failed} failed"
+        if self.endpoint_error:
+            text += f" ({self.endpoint_error})"
+        return text
+
+
+def _progress(callback: OnProgress | None, done: int, total: int, message: str) -> None:
+    if callback is None:
+        return
+    try:
+        callback(done, total, message)
+    except Exception:  # a broken progress listener must not stop distillation
+        logger.exception("progress callback failed")
+
+
+def episode_view(store: DistillStore, episode: EpisodeRow) -> EpisodeView:
+    events: list[EventRow] = store.read_events(ids=episode.event_ids) if episode.event_ids else []
+    return EpisodeView.build(episode, events)
+
+
+def distill_pending(
+    distiller: EpisodeDistiller,
+    store: DistillStore,
+    on_progress: OnProgress | None = None,
+    *,
+    episodes: Sequence[EpisodeRow] | None = None,
+    segment: bool = True,
+    segment_config: SegmentConfig | None = None,
+) -> DistillReport:
+    """Distil every finished, undistilled episode (or ``episodes``). Never raises for one episode."""
+    if segment:
+        try:
+            segment_pending(store, segment_config)
+        except Exception as error:  # distil what is there even if segmentation failed
+            logger.exception("segmentation failed")
+            segment_error = f"segmentation failed: {error}"
+        else:
+            segment_error = ""
+    else:
+        segment_error = ""
+    todo = list(episodes) if episodes is not None else store.list_episodes(FINISHED)
+    report = DistillReport(total=len(todo))
+    if segment_error:
+        report.errors.append(segment_error)
+    _progress(on_progress, 0, len(todo), f"distilling {len(todo)} episode(s) with {distiller.name}")
+    for index, episode in enumerate(todo):
+        try:
+            view = episode_view(store, episode)
+            drafts = distiller.distill_episode(view)
+        except EndpointUnavailable as error:
+            report.queued = len(todo) - index
+            report.endpoint_error = str(error)
+            logger.warning(
+                "distillation endpoint unavailable, %d episode(s) stay queued: %s", report.queued, error
+            )
+            _progress(
+                on_progress, index, len(todo), f"endpoint unavailable; {report.queued} episode(s) queued"
+            )
+            break
+        except Exception as error:  # one bad episode must not block the others; it stays queued
+            report.failed += 1
+            report.errors.append(f"{episode.id}: {type(error).__name__}: {error}")
+            logger.exception("distilling episode %s failed", episode.id)
+            continue
+        results = store.add_many(drafts)
+        store.set_episode_status([episode.id], DISTILLED)
+        report.distilled += 1
+        report.memories += len(results)
+        report.added += sum(1 for result in results if result.action == "added")
+        report.merged += sum(1 for result in results if result.action != "added")
+        report.episode_ids.append(episode.id)
+        for draft in drafts:
+            report.by_kind[draft.kind.value] = report.by_kind.get(draft.kind.value, 0) + 1
+        _progress(on_progress, index + 1, len(todo), f"distilled: {episode.goal[:80]}")
+    return report

@@ -1,0 +1,172 @@
+"""Everything capture runs in the daemon, started and stopped together.
+
+``CaptureService(store, workspaces)`` owns:
+
+- ``sink``: the :class:`~carryover.pipeline.capture.sink.PoolEventSink` the language server's handlers call;
+- ``tracker``: a :class:`~carryover.pipeline.capture.documents.DocumentTracker` for didOpen/didChange/didSave/
+  didClose and published diagnostics (``on_document_*`` record what it returns);
+- a :class:`~carryover.pipeline.capture.watcher.WorkspaceWatcher` per workspace (files changed outside the
+  editor), told about the editor's own saves;
+- a :class:`~carryover.pipeline.capture.shell_log.ShellLogFollower` for the shell hook's log;
+- a :class:`~.distill.worker.DistillWorker`: segmentation and distillation in the background,
+  woken after events are stored.
+
+``stop()`` flushes the sink, stops the threads and runs a last segmentation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from carryover.pipeline.capture.documents import DocumentTracker, workspace_of
+from carryover.pipeline.capture.filters import PathFilter, is_secret_path
+from carryover.pipeline.capture.shell_hook import default_log_path
+from carryover.pipeline.capture.shell_log import ShellLogFollower
+from carryover.pipeline.capture.sink import PoolEventSink
+from carryover.pipeline.capture.watcher import WorkspaceWatcher
+from carryover.pipeline.distill.base import DistillReport, DistillStore, OnProgress, PendingDistiller
+from carryover.pipeline.events import CapturedEvent
+from carryover.pipeline.segment import SegmentConfig
+
+logger = logging.getLogger(__name__)
+
+
+class CaptureService:
+    def __init__(
+        self,
+        store: DistillStore,
+        workspaces: Sequence[str] = (),
+        *,
+        exclude: Sequence[str] = (),
+        distiller: PendingDistiller | None = None,
+        on_progress: OnProgress | None = None,
+        on_report: Callable[[DistillReport], None] | None = None,
+        watch_files: bool = True,
+        follow_shell_log: bool = True,
+        segment_config: SegmentConfig | None = None,
+        flush_interval_s: float = 0.5,
+        distill_interval_s: float = 60.0,
+    ) -> None:
+        from carryover.pipeline.distill.offline import OfflineDistiller
+        from carryover.pipeline.distill.worker import DistillWorker
+
+        self.store = store
+        self.workspaces = [str(Path(root).resolve()) for root in workspaces]
+        self.exclude = list(exclude)
+        self.worker = DistillWorker(
+            store,
+            distiller or OfflineDistiller(),
+            on_progress=on_progress,
+            on_report=on_report,
+            segment_config=segment_config,
+            interval_s=distill_interval_s,
+        )
+        self.sink = PoolEventSink(
+            store, flush_interval_s=flush_interval_s, on_persisted=lambda _n: self.worker.wake()
+        )
+        self._filters = {root: PathFilter(root, self.exclude) for root in self.workspaces}
+        self.tracker = DocumentTracker(self.workspace_for, exclude=self._excluded)
+        self._watch_files = watch_files
+        self._follow_shell_log = follow_shell_log
+        self.watchers: dict[str, WorkspaceWatcher] = {}
+        self.follower: ShellLogFollower | None = None
+
+    # -- workspaces -----------------------------------------------------------------------------
+
+    def workspace_for(self, path: str) -> str:
+        return workspace_of(path, self.workspaces)
+
+    def _excluded(self, path: str) -> bool:
+        root = self.workspace_for(path)
+        path_filter = self._filters.get(root)
+        return is_secret_path(path) if path_filter is None else path_filter.excluded(path)
+
+    def add_workspace(self, root: str) -> None:
+        resolved = str(Path(root).resolve())
+        if resolved in self.workspaces:
+            return
+        self.workspaces.append(resolved)
+        self._filters[resolved] = PathFilter(resolved, self.exclude)
+        if self._watch_files and self.follower is not None:  # started
+            self._start_watcher(resolved)
+
+    def remove_workspace(self, root: str) -> None:
+        resolved = str(Path(root).resolve())
+        if resolved in self.workspaces:
+            self.workspaces.remove(resolved)
+        self._filters.pop(resolved, None)
+        watcher = self.watchers.pop(resolved, None)
+        if watcher is not None:
+            watcher.stop()
+
+    def _start_watcher(self, root: str) -> None:
+        try:
+            self.watchers[root] = WorkspaceWatcher(
+                root, self.sink, path_filter=self._filters[root], workspace=root
+            ).start()
+        except OSError as error:
+            logger.warning("cannot watch %s: %s", root, error)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> CaptureService:
+        self.sink.start()
+        if self._watch_files:
+            for root in self.workspaces:
+                self._start_watcher(root)
+        if self._follow_shell_log:
+            pool_dir = Path(self.store.config.pool_dir)
+            self.follower = ShellLogFollower(
+                default_log_path(pool_dir), self.sink, lambda: self.workspaces
+            ).start()
+        self.worker.start()
+        return self
+
+    def stop(self) -> None:
+        for watcher in self.watchers.values():
+            watcher.stop()
+        self.watchers.clear()
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
+        self.sink.close()
+        self.worker.stop()
+        try:
+            from carryover.pipeline.segment import segment_pending
+
+            segment_pending(self.store)
+        except Exception:  # shutting down: the next start segments what is left
+            logger.exception("final segmentation failed")
+
+    # -- what the language server's handlers call ----------------------------------------------
+
+    def record(self, event: CapturedEvent) -> None:
+        self.sink.record(event)
+
+    def _record_all(self, events: Sequence[CapturedEvent]) -> None:
+        for event in events:
+            self.sink.record(event)
+
+    def on_document_opened(self, uri: str, language_id: str, version: int, text: str) -> None:
+        self._record_all(self.tracker.open(uri, language_id, version, text))
+
+    def on_document_changed(self, uri: str, version: int, changes: Sequence[Any]) -> None:
+        self._record_all(self.tracker.change(uri, version, changes))
+
+    def on_document_saved(self, uri: str, text: str | None = None) -> None:
+        from carryover.pipeline.capture.documents import uri_to_path
+
+        path = uri_to_path(uri)
+        watcher = self.watchers.get(self.workspace_for(path))
+        if watcher is not None:
+            watcher.note_editor_write(path)
+        self._record_all(self.tracker.save(uri, text))
+
+    def on_document_closed(self, uri: str) -> None:
+        self._record_all(self.tracker.close(uri))
+
+    def on_diagnostics(self, uri: str, diagnostics: Sequence[Any], source: str = "editor") -> None:
+        self._record_all(self.tracker.diagnostics(uri, diagnostics, source))

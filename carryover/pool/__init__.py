@@ -1,0 +1,2 @@
+"""The memory pool: schema, records, storage, ranking, redaction, embedding and configuration. Knows
+nothing of LSP or capture."""

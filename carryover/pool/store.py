@@ -1,0 +1,847 @@
+"""The memory pool: one LanceDB database on disk shared by every project, language and editor window."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any, ParamSpec, TypeVar
+
+import attrs
+import numpy as np
+
+from carryover.pool.config import StoreConfig
+from carryover.pool.embedding import CachedEmbedder, Embedder
+from carryover.pool.errors import (
+    EmbedderMismatch,
+    MemoryNotFound,
+    PoolCorrupt,
+    PoolError,
+    PoolReadError,
+    PoolVersionError,
+)
+from carryover.pool.locking import PoolLock
+from carryover.pool.ranking import rank
+from carryover.pool.records import (
+    Kind,
+    Memory,
+    MemoryDraft,
+    Outcome,
+    Provenance,
+    Scope,
+    SearchHit,
+    SearchQuery,
+    Status,
+    WriteResult,
+)
+from carryover.pool.redaction import redact_text
+from carryover.pool.schema import (
+    EPISODES_TABLE,
+    EVENTS_TABLE,
+    MEMORIES_TABLE,
+    SCHEMA_VERSION,
+    EpisodeRow,
+    EventRow,
+    MemoryFields,
+    memory_row_model,
+)
+
+logger = logging.getLogger(__name__)
+
+META_FILE = "pool.json"
+LOCK_FILE = "write.lock"
+_READ_COLUMNS = [name for name in MemoryFields.model_fields if name != "embedding_key"]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def storage_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn LanceDB's I/O failures into a PoolReadError naming the pool, so callers get one clear error."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (OSError, RuntimeError) as error:
+            if isinstance(error, PoolError) or "lance" not in str(error).lower():
+                raise
+            store = args[0]
+            where = getattr(store, "_dir", "?")
+            raise PoolReadError(f"the pool at {where} could not be read or written: {error}") from error
+
+    return wrapper
+
+
+@attrs.frozen
+class PoolMeta:
+    schema_version: int
+    embedder: str
+    dimension: int
+    created_at: str
+
+
+@attrs.frozen
+class PoolCounts:
+    total: int
+    by_kind: dict[str, int]
+    by_outcome: dict[str, int]
+    by_language: dict[str, int]
+    by_status: dict[str, int]
+    helpful: int
+    unhelpful: int
+    merged: int
+
+
+def utcnow() -> datetime:
+    """Timestamps are stored as naive UTC."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def embedding_key(draft: MemoryDraft | Memory, mode: str) -> str:
+    """The text that is embedded for a memory: its title (as the paper did for insights), title and
+    description together, or ("all") title, description and content."""
+    parts = [draft.title.strip()]
+    if mode in ("title+description", "all"):
+        parts.append(draft.description.strip())
+    if mode == "all":
+        parts.append(draft.content.strip())
+    return ". ".join(part for part in parts if part)
+
+
+def redact_draft(draft: MemoryDraft) -> MemoryDraft:
+    """The same draft with secrets replaced in every free-text field."""
+    provenance = attrs.evolve(draft.provenance, workspace=redact_text(draft.provenance.workspace))
+    return attrs.evolve(
+        draft,
+        title=redact_text(draft.title),
+        description=redact_text(draft.description),
+        content=redact_text(draft.content),
+        when_not=redact_text(draft.when_not),
+        check_command=redact_text(draft.check_command),
+        provenance=provenance,
+    )
+
+
+def row_to_memory(row: dict[str, Any]) -> Memory:
+    return Memory(
+        id=row["id"],
+        kind=Kind(row["kind"]),
+        title=row["title"],
+        description=row["description"],
+        content=row["content"],
+        outcome=Outcome(row["outcome"]),
+        languages=tuple(row["languages"] or ()),
+        tools=tuple(row["tools"] or ()),
+        scope=Scope(row["scope"]),
+        status=Status(row["status"]),
+        when_not=row["when_not"],
+        check_command=row["check_command"],
+        provenance=Provenance(
+            episode_ids=tuple(row["episode_ids"] or ()),
+            workspace=row["workspace"],
+            source=row["source"],
+            distilled_by=row["distilled_by"],
+        ),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        helpful=int(row["helpful"]),
+        unhelpful=int(row["unhelpful"]),
+        merged_count=int(row["merged_count"]),
+        reject_reason=row["reject_reason"],
+        embedder=row["embedder"],
+    )
+
+
+def _group_label(kind: Kind, outcome: Outcome) -> str:
+    """Memories merge only within one kind and one outcome."""
+    return f"{kind.value}/{outcome.value}"
+
+
+def _union(first: Iterable[str], second: Iterable[str]) -> list[str]:
+    return sorted(set(first) | set(second))
+
+
+class MemoryStore:
+    """Typed access to one pool. Safe to share between threads; several processes may open the same
+    pool at once (every write holds the pool's file lock and re-reads the latest version first)."""
+
+    def __init__(self, config: StoreConfig, embedder: Embedder, refresh_interval_s: float = 2.0) -> None:
+        import lancedb
+
+        self.config = config
+        self._raw_embedder = embedder.inner if isinstance(embedder, CachedEmbedder) else embedder
+        self.embedder: Embedder = CachedEmbedder(self._raw_embedder)
+        self._refresh_interval_s = refresh_interval_s
+        self._last_refresh = 0.0
+        self._dir = config.pool_dir
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._lock = PoolLock(self._dir / LOCK_FILE)
+        with self._lock.hold():
+            self.meta = self._load_or_create_meta()
+            try:
+                self._db = lancedb.connect(str(self._dir))
+                row_model = memory_row_model(self.meta.dimension)
+                self._memories = self._db.create_table(MEMORIES_TABLE, schema=row_model, exist_ok=True)
+                self._events = self._db.create_table(EVENTS_TABLE, schema=EventRow, exist_ok=True)
+                self._episodes = self._db.create_table(EPISODES_TABLE, schema=EpisodeRow, exist_ok=True)
+            except (OSError, ValueError, RuntimeError) as error:
+                raise PoolCorrupt(f"the pool at {self._dir} cannot be opened: {error}") from error
+        self._check_schema()
+
+    # ----- opening -------------------------------------------------------------------------------
+
+    def _load_or_create_meta(self) -> PoolMeta:
+        path = self._dir / META_FILE
+        if not path.exists():
+            if (self._dir / f"{MEMORIES_TABLE}.lance").exists():
+                raise PoolCorrupt(f"{path} is missing but the pool has memories; restore it from a backup")
+            meta = PoolMeta(
+                schema_version=SCHEMA_VERSION,
+                embedder=self.embedder.name,
+                dimension=self.embedder.dimension,
+                created_at=utcnow().isoformat(timespec="seconds"),
+            )
+            self._write_meta(meta)
+            return meta
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            meta = PoolMeta(
+                schema_version=int(raw["schema_version"]),
+                embedder=str(raw["embedder"]),
+                dimension=int(raw["dimension"]),
+                created_at=str(raw.get("created_at", "")),
+            )
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+            raise PoolCorrupt(f"{path} is not a valid pool description ({error})") from error
+        if meta.schema_version > SCHEMA_VERSION:
+            raise PoolVersionError(
+                f"the pool at {self._dir} was written by a newer Carryover (schema version "
+                f"{meta.schema_version}; this one understands up to {SCHEMA_VERSION}). Upgrade Carryover."
+            )
+        return meta
+
+    def _write_meta(self, meta: PoolMeta) -> None:
+        path = self._dir / META_FILE
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(attrs.asdict(meta), indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+
+    def _check_schema(self) -> None:
+        expected = set(memory_row_model(self.meta.dimension).to_arrow_schema().names)
+        actual = set(self._memories.schema.names)
+        if expected != actual:
+            raise PoolCorrupt(
+                f"the memories table at {self._dir} has columns {sorted(actual ^ expected)} that this "
+                f"Carryover does not expect"
+            )
+
+    def _require_matching_embedder(self) -> None:
+        if self.meta.embedder != self.embedder.name or self.meta.dimension != self.embedder.dimension:
+            raise EmbedderMismatch(
+                f"the pool was embedded with {self.meta.embedder} ({self.meta.dimension}-d) but the "
+                f"configured embedder is {self.embedder.name} ({self.embedder.dimension}-d); run "
+                f"`carryover reembed` to re-embed the pool with it, or configure the original embedder"
+            )
+
+    def _refresh(self, force: bool = False) -> None:
+        """See writes made by other processes (at most every ``refresh_interval_s`` unless forced)."""
+        now = time.monotonic()
+        if force or now - self._last_refresh >= self._refresh_interval_s:
+            self._memories.checkout_latest()
+            self._last_refresh = now
+
+    # ----- writing -------------------------------------------------------------------------------
+
+    def add(self, draft: MemoryDraft) -> WriteResult:
+        return self.add_many([draft])[0]
+
+    @storage_errors
+    def add_many(self, drafts: Sequence[MemoryDraft]) -> list[WriteResult]:
+        """Write memories, merging each into an existing one of the same kind and outcome when they
+        are near-identical (cosine ≥ ``dedup_threshold``) or have the same id."""
+        if not drafts:
+            return []
+        self._require_matching_embedder()
+        clean = [redact_draft(draft) for draft in drafts]
+        keys = [embedding_key(draft, self.config.embed_key) for draft in clean]
+        vectors = self._raw_embedder.embed(keys)
+        with self._lock.hold():
+            self._refresh(force=True)
+            return self._write_locked(clean, keys, vectors)
+
+    def _write_locked(
+        self, drafts: Sequence[MemoryDraft], keys: Sequence[str], vectors: np.ndarray
+    ) -> list[WriteResult]:
+        now = utcnow()
+        ids = [draft.id or draft.content_id() for draft in drafts]
+        existing_by_id = {memory.id: memory for memory in self._get_many(ids)}
+        pool_ids, pool_vectors, pool_groups = self._vectors_for_dedup({d.kind for d in drafts})
+        # One matrix product for the whole batch: similarity of every pool row to every draft.
+        pool_similarities = pool_vectors @ np.asarray(vectors, dtype=np.float32).T
+        rows: dict[str, dict[str, Any]] = {}
+        results: list[WriteResult] = []
+        batch_ids: list[str] = []
+        batch_vectors: list[np.ndarray] = []
+        batch_groups: list[str] = []
+        for column, (draft, key, vector, memory_id) in enumerate(
+            zip(drafts, keys, vectors, ids, strict=True)
+        ):
+            group = _group_label(draft.kind, draft.outcome)
+            target = memory_id if (memory_id in existing_by_id or memory_id in rows) else None
+            if target is None:
+                target = self._nearest_duplicate(pool_similarities[:, column], pool_groups == group, pool_ids)
+            if target is None and batch_ids:
+                target = self._nearest_duplicate(
+                    np.asarray(batch_vectors) @ vector, np.asarray(batch_groups) == group, batch_ids
+                )
+            if target is None:
+                rows[memory_id] = self._new_row(draft, memory_id, key, vector, now)
+                batch_ids.append(memory_id)
+                batch_vectors.append(vector)
+                batch_groups.append(group)
+                results.append(WriteResult(id=memory_id, action="added"))
+                continue
+            base = rows.get(target)
+            if base is None:
+                base = self._existing_row(existing_by_id, target)
+            rows[target] = self._merged_row(base, draft, now)
+            existing_by_id.setdefault(target, row_to_memory(rows[target]))
+            results.append(WriteResult(id=target, action="merged", merged_into=target))
+        self._upsert(list(rows.values()))
+        return results
+
+    def _existing_row(self, cache: dict[str, Memory], memory_id: str) -> dict[str, Any]:
+        table = self._memories.search().where(_id_is(memory_id)).limit(1).to_arrow()
+        if table.num_rows == 0:
+            raise MemoryNotFound(memory_id)
+        return dict(table.to_pylist()[0])
+
+    def _nearest_duplicate(
+        self, similarities: np.ndarray, same_group: np.ndarray, ids: Sequence[str]
+    ) -> str | None:
+        """The id of the most similar memory in the same group, if it is similar enough to merge."""
+        if len(ids) == 0 or not same_group.any():
+            return None
+        masked = np.where(same_group, similarities, -np.inf)
+        best = int(np.argmax(masked))
+        if masked[best] >= self.config.dedup_threshold:
+            return ids[best]
+        return None
+
+    def _vectors_for_dedup(self, kinds_written: set[Kind]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Ids, vectors and ``kind/outcome`` labels of every memory of the kinds being written."""
+        from lancedb.expr import col, lit
+
+        kinds = sorted(kind.value for kind in kinds_written)
+        table = (
+            self._memories.search()
+            .where(col("kind").isin([lit(kind) for kind in kinds]))
+            .select(["id", "kind", "outcome", "vector"])
+            .limit(None)
+            .to_arrow()
+        )
+        if table.num_rows == 0:
+            return [], np.zeros((0, self.meta.dimension), dtype=np.float32), np.array([], dtype=str)
+        ids = table.column("id").to_pylist()
+        matrix = np.asarray(table.column("vector").combine_chunks().flatten(), dtype=np.float32)
+        matrix = matrix.reshape(table.num_rows, self.meta.dimension)
+        kinds_column = np.asarray(table.column("kind").to_numpy(zero_copy_only=False), dtype=str)
+        outcomes_column = np.asarray(table.column("outcome").to_numpy(zero_copy_only=False), dtype=str)
+        labels = np.char.add(np.char.add(kinds_column, "/"), outcomes_column)
+        return ids, matrix, labels
+
+    def _new_row(
+        self, draft: MemoryDraft, memory_id: str, key: str, vector: np.ndarray, now: datetime
+    ) -> dict[str, Any]:
+        return {
+            "id": memory_id,
+            "kind": draft.kind.value,
+            "title": draft.title,
+            "description": draft.description,
+            "content": draft.content,
+            "outcome": draft.outcome.value,
+            "languages": list(draft.languages),
+            "tools": list(draft.tools),
+            "scope": draft.scope.value,
+            "status": Status.ACTIVE.value,
+            "when_not": draft.when_not,
+            "check_command": draft.check_command,
+            "episode_ids": list(draft.provenance.episode_ids),
+            "workspace": draft.provenance.workspace,
+            "source": draft.provenance.source,
+            "distilled_by": draft.provenance.distilled_by,
+            "created_at": now,
+            "updated_at": now,
+            "helpful": 0,
+            "unhelpful": 0,
+            "merged_count": 0,
+            "reject_reason": "",
+            "embedding_key": key,
+            "embedder": self.embedder.name,
+            "vector": np.asarray(vector, dtype=np.float32).tolist(),
+        }
+
+    @staticmethod
+    def _merged_row(base: dict[str, Any], draft: MemoryDraft, now: datetime) -> dict[str, Any]:
+        merged = dict(base)
+        merged["languages"] = _union(base["languages"], draft.languages)
+        merged["tools"] = _union(base["tools"], draft.tools)
+        merged["episode_ids"] = _union(base["episode_ids"], draft.provenance.episode_ids)
+        merged["merged_count"] = int(base["merged_count"]) + 1
+        merged["updated_at"] = now
+        if isinstance(merged["vector"], np.ndarray):
+            merged["vector"] = merged["vector"].tolist()
+        return merged
+
+    def _upsert(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        import pyarrow as pa
+
+        schema = memory_row_model(self.meta.dimension).to_arrow_schema()
+        data = pa.Table.from_pylist(rows, schema=schema)
+        (
+            self._memories.merge_insert("id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(data)
+        )
+
+    # ----- feedback ------------------------------------------------------------------------------
+
+    @storage_errors
+    def pin(self, memory_id: str) -> Memory:
+        return self._set(memory_id, {"status": Status.PINNED.value, "reject_reason": ""})
+
+    @storage_errors
+    def reject(self, memory_id: str, reason: str = "") -> Memory:
+        return self._set(memory_id, {"status": Status.REJECTED.value, "reject_reason": redact_text(reason)})
+
+    @storage_errors
+    def restore(self, memory_id: str) -> Memory:
+        """Back to active: undoes a pin or a rejection."""
+        return self._set(memory_id, {"status": Status.ACTIVE.value, "reject_reason": ""})
+
+    @storage_errors
+    def record_feedback(self, memory_id: str, helpful: bool) -> Memory:
+        column = "helpful" if helpful else "unhelpful"
+        with self._lock.hold():
+            self._refresh(force=True)
+            result = self._memories.update(where=_id_is(memory_id), values_sql={column: f"{column} + 1"})
+            if result.rows_updated == 0:
+                raise MemoryNotFound(memory_id)
+        return self.get_required(memory_id)
+
+    def _set(self, memory_id: str, values: dict[str, Any]) -> Memory:
+        with self._lock.hold():
+            self._refresh(force=True)
+            result = self._memories.update(where=_id_is(memory_id), values={**values, "updated_at": utcnow()})
+            if result.rows_updated == 0:
+                raise MemoryNotFound(memory_id)
+        return self.get_required(memory_id)
+
+    @storage_errors
+    def forget(self, memory_id: str) -> bool:
+        """Delete a memory for good. Returns False when there was none with that id."""
+        with self._lock.hold():
+            self._refresh(force=True)
+            if self.get(memory_id) is None:
+                return False
+            self._memories.delete(_id_is(memory_id))
+        return True
+
+    # ----- reading -------------------------------------------------------------------------------
+
+    def get(self, memory_id: str) -> Memory | None:
+        found = self._get_many([memory_id])
+        return found[0] if found else None
+
+    def get_required(self, memory_id: str) -> Memory:
+        memory = self.get(memory_id)
+        if memory is None:
+            raise MemoryNotFound(memory_id)
+        return memory
+
+    @storage_errors
+    def _get_many(self, ids: Sequence[str]) -> list[Memory]:
+        if not ids:
+            return []
+        from lancedb.expr import col, lit
+
+        self._refresh()
+        table = (
+            self._memories.search()
+            .where(col("id").isin([lit(memory_id) for memory_id in set(ids)]))
+            .select(_READ_COLUMNS)
+            .limit(None)
+            .to_arrow()
+        )
+        return [row_to_memory(row) for row in table.to_pylist()]
+
+    @storage_errors
+    def resolve_id(self, prefix: str) -> str:
+        """The full id of the one memory whose id starts with ``prefix`` (ids are long to type)."""
+        if self.get(prefix) is not None:
+            return prefix
+        table = self._memories.search().select(["id"]).limit(None).to_arrow()
+        matches = [memory_id for memory_id in table.column("id").to_pylist() if memory_id.startswith(prefix)]
+        if len(matches) == 1:
+            return str(matches[0])
+        if not matches:
+            raise MemoryNotFound(prefix)
+        raise MemoryNotFound(f"{prefix} is ambiguous: {len(matches)} memories start with it")
+
+    @storage_errors
+    def list_memories(
+        self, kind: Kind | None = None, status: Status | None = None, limit: int | None = None
+    ) -> list[Memory]:
+        from lancedb.expr import col, lit
+
+        self._refresh()
+        query = self._memories.search().select(_READ_COLUMNS)
+        condition = None
+        if kind is not None:
+            condition = col("kind") == lit(kind.value)
+        if status is not None:
+            status_condition = col("status") == lit(status.value)
+            condition = status_condition if condition is None else condition & status_condition
+        if condition is not None:
+            query = query.where(condition)
+        memories = [row_to_memory(row) for row in query.limit(None).to_arrow().to_pylist()]
+        memories.sort(key=lambda memory: (memory.updated_at, memory.id), reverse=True)
+        return memories[:limit] if limit is not None else memories
+
+    @storage_errors
+    def count(self) -> int:
+        self._refresh()
+        return int(self._memories.count_rows())
+
+    @storage_errors
+    def search(self, query: SearchQuery) -> list[SearchHit]:
+        """The memories that apply to ``query``, best first, each with the reasons for its rank.
+
+        With a ``plan``, both the context text and the plan are searched; each candidate's similarity
+        is the blend ``plan_weight × cos(plan) + (1 − plan_weight) × cos(text)``."""
+        from lancedb.expr import col, lit
+
+        self._require_matching_embedder()
+        self._refresh()
+        texts = [query.text, query.plan] if query.plan else [query.text]
+        vectors = self.embedder.embed(texts)
+        condition = col("status") != lit(Status.REJECTED.value)
+        if query.kinds:
+            condition = condition & col("kind").isin([lit(kind.value) for kind in query.kinds])
+        if query.workspace:
+            condition = condition & (
+                (col("scope") != lit(Scope.PROJECT.value)) | (col("workspace") == lit(query.workspace))
+            )
+        candidates = max(self.config.ranking.candidates, query.k)
+        rows: dict[str, dict[str, Any]] = {}
+        for vector in vectors:
+            vector_query: Any = self._memories.search(vector.tolist(), vector_column_name="vector")
+            table = (
+                vector_query.distance_type("cosine")
+                .where(condition, prefilter=True)
+                .select([*_READ_COLUMNS, "vector", "_distance"])
+                .limit(candidates)
+                .refine_factor(self.config.refine_factor)
+                .to_arrow()
+            )
+            for row in table.to_pylist():
+                rows.setdefault(row["id"], row)
+        if not rows:
+            return []
+        found = list(rows.values())
+        matrix = np.asarray([row["vector"] for row in found], dtype=np.float32)
+        similarities = matrix @ vectors[0]
+        if query.plan:
+            weight = self.config.ranking.plan_weight
+            similarities = weight * (matrix @ vectors[1]) + (1 - weight) * similarities
+        pairs = [(row_to_memory(row), float(sim)) for row, sim in zip(found, similarities, strict=True)]
+        return rank(pairs, query, self.config.ranking)
+
+    # ----- maintenance ---------------------------------------------------------------------------
+
+    def vector_index(self) -> Any | None:
+        """The ANN index on the vector column, if the pool has one."""
+        for index in self._memories.list_indices():
+            if "vector" in index.columns:
+                return index
+        return None
+
+    @storage_errors
+    def maintain(self, force: bool = False) -> str:
+        """Keep search fast as the pool grows: build an ANN index once the pool is large enough
+        (``index_min_rows``), and fold new rows into it (with compaction) when many are unindexed.
+        Old versions are kept for an hour, so readers in other processes never lose their files.
+        Returns what was done."""
+        from lancedb.index import HnswSq
+
+        with self._lock.hold():
+            self._refresh(force=True)
+            rows = int(self._memories.count_rows())
+            index = self.vector_index()
+            if index is None:
+                if rows < self.config.index_min_rows and not force:
+                    return (
+                        f"no index needed ({rows} memories; exact search up to {self.config.index_min_rows})"
+                    )
+                partitions = max(1, rows // 4096)
+                # Compact first: at 100k rows, 100 fragments made an indexed search 2-3x slower.
+                self._memories.optimize(cleanup_older_than=timedelta(hours=1))
+                self._memories.create_index(
+                    "vector", config=HnswSq(distance_type="cosine", num_partitions=partitions)
+                )
+                return f"built an IVF-HNSW-SQ index over {rows} memories ({partitions} partitions)"
+            stats = self._memories.index_stats(index.name)
+            unindexed = int(stats.num_unindexed_rows) if stats is not None else 0
+            if unindexed <= max(1000, rows // 10) and not force:
+                return f"index up to date enough ({unindexed} of {rows} memories not yet indexed)"
+            self._memories.optimize(cleanup_older_than=timedelta(hours=1))
+            return f"compacted and indexed {unindexed} new memories"
+
+    @storage_errors
+    def reembed(self, embedder: Embedder, batch_size: int = 256) -> int:
+        """Re-embed every memory with ``embedder`` and make it the pool's embedder. Returns the count."""
+        import pyarrow as pa
+
+        with self._lock.hold():
+            self._refresh(force=True)
+            rows = self._memories.search().limit(None).to_arrow().to_pylist()
+            new_model = memory_row_model(embedder.dimension)
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start : start + batch_size]
+                vectors = embedder.embed([row["embedding_key"] for row in chunk])
+                for row, vector in zip(chunk, vectors, strict=True):
+                    row["vector"] = np.asarray(vector, dtype=np.float32).tolist()
+                    row["embedder"] = embedder.name
+            data = pa.Table.from_pylist(rows, schema=new_model.to_arrow_schema())
+            self._memories = self._db.create_table(MEMORIES_TABLE, data=data, mode="overwrite")
+            self.meta = attrs.evolve(self.meta, embedder=embedder.name, dimension=embedder.dimension)
+            self._write_meta(self.meta)
+            self._raw_embedder = embedder
+            self.embedder = CachedEmbedder(embedder)
+        return len(rows)
+
+    def counts(self) -> PoolCounts:
+        memories = self.list_memories()
+        by_kind: dict[str, int] = {}
+        by_outcome: dict[str, int] = {}
+        by_language: dict[str, int] = {}
+        by_status: dict[str, int] = {}
+        for memory in memories:
+            by_kind[memory.kind.value] = by_kind.get(memory.kind.value, 0) + 1
+            by_outcome[memory.outcome.value] = by_outcome.get(memory.outcome.value, 0) + 1
+            by_status[memory.status.value] = by_status.get(memory.status.value, 0) + 1
+            for language in memory.languages or ("(none)",):
+                by_language[language] = by_language.get(language, 0) + 1
+        return PoolCounts(
+            total=len(memories),
+            by_kind=dict(sorted(by_kind.items())),
+            by_outcome=dict(sorted(by_outcome.items())),
+            by_language=dict(sorted(by_language.items(), key=lambda item: (-item[1], item[0]))),
+            by_status=dict(sorted(by_status.items())),
+            helpful=sum(memory.helpful for memory in memories),
+            unhelpful=sum(memory.unhelpful for memory in memories),
+            merged=sum(memory.merged_count for memory in memories),
+        )
+
+    @storage_errors
+    def vectors_by_kind(self) -> dict[Kind, tuple[np.ndarray, list[str]]]:
+        """Each kind's vectors with one language label per vector (its first language), for the pool
+        statistics. Memories with no language are left out."""
+        self._refresh()
+        table = self._memories.search().select(["kind", "languages", "vector"]).limit(None).to_arrow()
+        grouped: dict[Kind, tuple[list[np.ndarray], list[str]]] = {}
+        for row in table.to_pylist():
+            if not row["languages"]:
+                continue
+            vectors, labels = grouped.setdefault(Kind(row["kind"]), ([], []))
+            vectors.append(np.asarray(row["vector"], dtype=np.float32))
+            labels.append(row["languages"][0])
+        return {kind: (np.vstack(vectors), labels) for kind, (vectors, labels) in grouped.items()}
+
+    # ----- events and episodes -------------------------------------------------------------------
+    # Capture appends events and segmentation groups them into episodes; distillation reads finished
+    # episodes. Rows are the schema's EventRow/EpisodeRow; payloads arrive already redacted.
+
+    def _refresh_capture_tables(self) -> None:
+        self._events.checkout_latest()
+        self._episodes.checkout_latest()
+
+    def append_events(self, rows: Sequence[EventRow]) -> int:
+        """Insert events whose id is not stored yet (re-sending a batch is harmless). Returns how
+        many were new."""
+        if not rows:
+            return 0
+        import pyarrow as pa
+
+        unique = {row.id: row for row in rows}
+        data = pa.Table.from_pylist(
+            [row.model_dump() for row in unique.values()], schema=EventRow.to_arrow_schema()
+        )
+        with self._lock.hold():
+            self._events.checkout_latest()
+            before = int(self._events.count_rows())
+            self._events.merge_insert("id").when_not_matched_insert_all().execute(data)
+            return int(self._events.count_rows()) - before
+
+    def read_events(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        episode_ids: Sequence[str] | None = None,
+        workspace: str | None = None,
+        since: datetime | None = None,
+    ) -> list[EventRow]:
+        """Events matching every given filter, oldest first (ties broken by id)."""
+        from lancedb.expr import col, lit
+
+        self._events.checkout_latest()
+        condition: Any = None
+
+        def both(first: Any, second: Any) -> Any:
+            return second if first is None else first & second
+
+        if ids is not None:
+            if not ids:
+                return []
+            condition = both(condition, col("id").isin([lit(value) for value in set(ids)]))
+        if episode_ids is not None:
+            if not episode_ids:
+                return []
+            condition = both(condition, col("episode_id").isin([lit(value) for value in set(episode_ids)]))
+        if workspace is not None:
+            condition = both(condition, col("workspace") == lit(workspace))
+        if since is not None:
+            condition = both(condition, col("time") >= lit(since))
+        query = self._events.search()
+        if condition is not None:
+            query = query.where(condition)
+        rows = [EventRow(**row) for row in query.limit(None).to_arrow().to_pylist()]
+        rows.sort(key=lambda row: (row.time, row.id))
+        return rows
+
+    def assign_events(self, assignment: dict[str, str]) -> None:
+        """Set ``episode_id`` of each event id in ``assignment`` (one update per episode id)."""
+        if not assignment:
+            return
+        from lancedb.expr import col, lit
+
+        by_episode: dict[str, list[str]] = {}
+        for event_id, episode_id in assignment.items():
+            by_episode.setdefault(episode_id, []).append(event_id)
+        with self._lock.hold():
+            self._events.checkout_latest()
+            for episode_id, event_ids in by_episode.items():
+                for start in range(0, len(event_ids), 500):
+                    chunk = event_ids[start : start + 500]
+                    self._events.update(
+                        where=col("id").isin([lit(value) for value in chunk]),
+                        values={"episode_id": episode_id},
+                    )
+
+    def upsert_episodes(self, rows: Sequence[EpisodeRow]) -> None:
+        """Insert or replace episodes by id."""
+        if not rows:
+            return
+        import pyarrow as pa
+
+        unique = {row.id: row for row in rows}
+        data = pa.Table.from_pylist(
+            [row.model_dump() for row in unique.values()], schema=EpisodeRow.to_arrow_schema()
+        )
+        with self._lock.hold():
+            self._episodes.checkout_latest()
+            self._episodes.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(
+                data
+            )
+
+    def list_episodes(
+        self,
+        status: str | Sequence[str] | None = None,
+        workspace: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[EpisodeRow]:
+        """Episodes with the given status(es), workspace and ids, oldest first."""
+        from lancedb.expr import col, lit
+
+        self._episodes.checkout_latest()
+        condition: Any = None
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            condition = col("status").isin([lit(value) for value in statuses])
+        if workspace is not None:
+            clause = col("workspace") == lit(workspace)
+            condition = clause if condition is None else condition & clause
+        if ids is not None:
+            if not ids:
+                return []
+            clause = col("id").isin([lit(value) for value in set(ids)])
+            condition = clause if condition is None else condition & clause
+        query = self._episodes.search()
+        if condition is not None:
+            query = query.where(condition)
+        rows = [EpisodeRow(**row) for row in query.limit(None).to_arrow().to_pylist()]
+        rows.sort(key=lambda row: (row.started_at, row.id))
+        return rows
+
+    def set_episode_status(
+        self, episode_ids: Sequence[str], status: str, when: datetime | None = None
+    ) -> int:
+        """Move episodes to ``status`` ("distilled" also stamps ``distilled_at``). Returns the count."""
+        if not episode_ids:
+            return 0
+        from lancedb.expr import col, lit
+
+        values: dict[str, Any] = {"status": status}
+        if status == "distilled":
+            values["distilled_at"] = when or utcnow()
+        with self._lock.hold():
+            self._episodes.checkout_latest()
+            result = self._episodes.update(
+                where=col("id").isin([lit(value) for value in set(episode_ids)]), values=values
+            )
+            return int(result.rows_updated)
+
+    def count_events(self) -> int:
+        self._events.checkout_latest()
+        return int(self._events.count_rows())
+
+
+def _id_is(memory_id: str) -> Any:
+    from lancedb.expr import col, lit
+
+    return col("id") == lit(memory_id)
+
+
+def open_store(config: StoreConfig, embedder: Embedder | None = None) -> MemoryStore:
+    """Open (or create) the pool named by ``config`` with the configured embedder."""
+    from carryover.pool.embedding.factory import make_embedder
+
+    return MemoryStore(config, embedder or make_embedder(config.embedder))
+
+
+__all__ = [
+    "EmbedderMismatch",
+    "MemoryNotFound",
+    "MemoryStore",
+    "PoolCorrupt",
+    "PoolCounts",
+    "PoolError",
+    "PoolMeta",
+    "PoolReadError",
+    "PoolVersionError",
+    "embedding_key",
+    "open_store",
+    "redact_draft",
+    "row_to_memory",
+    "storage_errors",
+    "utcnow",
+]

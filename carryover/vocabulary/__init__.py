@@ -1,0 +1,1 @@
+"""One vocabulary of languages, tools and problem kinds, shared by capture, distillation and retrieval."""
