@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterator
 
 import attrs
 
+from carryover.pool.records import MemoryDraft
+
 PLACEHOLDER = "[REDACTED:{kind}]"
 
 
@@ -761,3 +763,36 @@ def redact(text: str) -> Redacted:
 def redact_text(text: str) -> str:
     """``redact(text).text``."""
     return redact(text).text
+
+
+def _redact_tags(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(redact_text(value) for value in values)
+
+
+def redact_draft(draft: MemoryDraft) -> MemoryDraft:
+    """The same draft with secrets replaced in every field a person or an import can fill in.
+
+    Free text (title, description, content, when-not, check command), tags (languages, tools), the
+    id and the provenance (workspace, source, distiller, episode ids): everything that is stored,
+    shown or sent.
+    """
+    provenance = draft.provenance
+    clean_provenance = attrs.evolve(
+        provenance,
+        workspace=redact_text(provenance.workspace),
+        source=redact_text(provenance.source),
+        distilled_by=redact_text(provenance.distilled_by),
+        episode_ids=_redact_tags(provenance.episode_ids),
+    )
+    return attrs.evolve(
+        draft,
+        title=redact_text(draft.title),
+        description=redact_text(draft.description),
+        content=redact_text(draft.content),
+        when_not=redact_text(draft.when_not),
+        check_command=redact_text(draft.check_command),
+        languages=_redact_tags(draft.languages),
+        tools=_redact_tags(draft.tools),
+        id=None if draft.id is None else redact_text(draft.id),
+        provenance=clean_provenance,
+    )

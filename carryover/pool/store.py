@@ -38,7 +38,7 @@ from carryover.pool.records import (
     Status,
     WriteResult,
 )
-from carryover.pool.redaction import redact_text
+from carryover.pool.redaction import redact_draft, redact_text
 from carryover.pool.schema import (
     EPISODES_TABLE,
     EVENTS_TABLE,
@@ -112,20 +112,6 @@ def embedding_key(draft: MemoryDraft | Memory, mode: str) -> str:
     if mode == "all":
         parts.append(draft.content.strip())
     return ". ".join(part for part in parts if part)
-
-
-def redact_draft(draft: MemoryDraft) -> MemoryDraft:
-    """The same draft with secrets replaced in every free-text field."""
-    provenance = attrs.evolve(draft.provenance, workspace=redact_text(draft.provenance.workspace))
-    return attrs.evolve(
-        draft,
-        title=redact_text(draft.title),
-        description=redact_text(draft.description),
-        content=redact_text(draft.content),
-        when_not=redact_text(draft.when_not),
-        check_command=redact_text(draft.check_command),
-        provenance=provenance,
-    )
 
 
 def row_to_memory(row: dict[str, Any]) -> Memory:
