@@ -10,16 +10,13 @@ import asyncio
 import collections
 import logging
 import os
-import stat
 import sys
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 from lsprotocol import types as lsp
-from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
@@ -29,6 +26,7 @@ from carryover.lsp.log_bridge import ClientLogHandler
 from carryover.lsp.protocol import CarryoverProtocol
 from carryover.lsp.runtime import Background, StoreHandle, StoreUnavailable, Workers
 from carryover.lsp.settings import Settings
+from carryover.lsp.transport import is_pipe, serve_stdio_pipe
 from carryover.lsp.wire import STATUS, StatusParams
 from carryover.pipeline.events import CapturedEvent, EventSink
 from carryover.recall.retrieve import Probe, allowed_scopes
@@ -133,35 +131,11 @@ class CarryoverServer(LanguageServer):
     # ----- transport ------------------------------------------------------------------------------
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
-        """Serve over stdio. When stdin is a pipe or socket (how editors start servers) it is read by
-        the event loop itself; pygls' reader would hop to a thread for every header line and body,
-        which at hundreds of notifications a second costs more than handling them."""
-        if stdin is not None or not _is_pipe(sys.stdin.fileno()):
+        """Serve over stdio (carryover/lsp/transport.py reads a pipe on the event loop)."""
+        if stdin is not None or not is_pipe(sys.stdin.fileno()):
             super().start_io(stdin, stdout)
             return
-        self._stop_event = threading.Event()
-        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
-        try:
-            asyncio.run(self._serve_pipe())
-        except BrokenPipeError:
-            logger.error("the connection to the client is lost; shutting down")
-        except (KeyboardInterrupt, SystemExit):
-            pass
-        finally:
-            self.shutdown()  # type: ignore[no-untyped-call]
-
-    async def _serve_pipe(self) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=64 * 2**20)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
-        assert self._stop_event is not None
-        await run_async(
-            stop_event=self._stop_event,
-            reader=reader,
-            protocol=self.protocol,
-            logger=logging.getLogger("pygls.io_"),
-            error_handler=self.report_server_error,
-        )
+        serve_stdio_pipe(self, stdout)
 
     # ----- the pool -------------------------------------------------------------------------------
 
@@ -336,14 +310,6 @@ class CarryoverServer(LanguageServer):
             await self.workers.run(self.capture_service.stop)
         self.client_log.detach()
         self.workers.shutdown()
-
-
-def _is_pipe(fd: int) -> bool:
-    try:
-        mode = os.fstat(fd).st_mode
-    except OSError:
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def create_server(options: ServerOptions | None = None) -> CarryoverServer:
