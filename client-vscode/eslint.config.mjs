@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "out/**", "build/**", "node_modules/**", "python-dist/**", "*.mjs"] },
+  { ignores: ["dist/**", "out/**", "build/**", "node_modules/**", "python-dist/**", "*.mjs", "scripts/**"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

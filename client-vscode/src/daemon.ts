@@ -14,32 +14,21 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from "vscode-languageclient/node";
-import { ensureEnvironment, installedEnvironment } from "./environment";
-import { openMemory } from "./memoryView";
-import { findPython } from "./python";
 import { errorText, getLog, showLogs } from "./log";
+import { CMD, STATUS_NOTIFICATION, type CommandRunner, type StatusParams } from "./protocol";
+import { serverCommand, UserFacingError } from "./serverCommand";
 import { daemonEnvironment, needsRestart, readSettings, toDaemonSettings, type DaemonSettings, type ExtensionSettings } from "./settings";
 import type { StatusBar } from "./statusBar";
 
 export const SECRET_KEY = "carryover.apiKey";
-export const STATUS = "carryover/status";
 
-interface StatusParams {
-  state: string;
-  message?: string;
-  memories?: number | null;
+/** What the daemon asks of the rest of the extension (given by extension.ts: no import of views here). */
+export interface DaemonHooks {
+  /** Opens a memory's page ("show" with `reveal` from a code lens or code action). */
+  revealMemory(id: string): Promise<unknown>;
 }
 
-class UserFacingError extends Error {
-  constructor(
-    message: string,
-    readonly pythonProblem: boolean,
-  ) {
-    super(message);
-  }
-}
-
-export class Daemon implements vscode.Disposable {
+export class Daemon implements vscode.Disposable, CommandRunner {
   client: LanguageClient | undefined;
   /** Capture paused by the user (status bar, commands); the daemon says so with carryover/status. */
   paused = false;
@@ -62,6 +51,7 @@ export class Daemon implements vscode.Disposable {
   constructor(
     private readonly context: vscode.ExtensionContext,
     private readonly status: StatusBar,
+    private readonly hooks: DaemonHooks,
   ) {
     this.settings = readSettings(vscode.workspace.getConfiguration("carryover"));
     this.disposables.push(
@@ -201,7 +191,15 @@ export class Daemon implements vscode.Disposable {
     this.key = (await this.context.secrets.get(SECRET_KEY)) ?? "";
     let command: string[];
     try {
-      command = this.settings.serverCommand.length > 0 ? this.settings.serverCommand : await this.managedCommand();
+      const found = await serverCommand(this.settings, {
+        storageDir: this.context.globalStorageUri.fsPath,
+        wheelDir: this.context.asAbsolutePath("python-dist"),
+        status: this.status,
+      });
+      command = found.command;
+      if (found.python) {
+        this.managedPython = found.python;
+      }
     } catch (error) {
       this.failed(error);
       return;
@@ -231,10 +229,10 @@ export class Daemon implements vscode.Disposable {
         executeCommand: async (name, commandArgs, next) => {
           // "show" from a code lens or code action: the memory's page rather than a message
           const first: unknown = commandArgs[0];
-          if (name === "carryover.show" && typeof first === "object" && first !== null) {
+          if (name === CMD.show && typeof first === "object" && first !== null) {
             const { memoryId, reveal } = first as { memoryId?: unknown; reveal?: unknown };
             if (reveal === true && typeof memoryId === "string") {
-              await openMemory(memoryId, memoryId);
+              await this.hooks.revealMemory(memoryId);
               return { opened: memoryId };
             }
           }
@@ -244,7 +242,7 @@ export class Daemon implements vscode.Disposable {
       },
     };
     const client = new LanguageClient("carryover", "Carryover", serverOptions, clientOptions);
-    client.onNotification(STATUS, (params: StatusParams) => {
+    client.onNotification(STATUS_NOTIFICATION, (params: StatusParams) => {
       this.onStatus(params);
     });
     client.onDidChangeState((event) => {
@@ -296,56 +294,6 @@ export class Daemon implements vscode.Disposable {
         this.changedEmitter.fire();
         break;
     }
-  }
-
-  /** `carryover serve` from the managed environment, installing it first when needed. */
-  private async managedCommand(): Promise<string[]> {
-    const log = getLog();
-    const storageDir = this.context.globalStorageUri.fsPath;
-    const wheelDir = this.context.asAbsolutePath("python-dist");
-    const installed = await installedEnvironment(storageDir, wheelDir, this.settings.pythonPath);
-    if (installed) {
-      this.managedPython = installed.python;
-      return installed.serverCommand;
-    }
-    this.status.set("installing");
-    log.info(`installing the daemon into ${storageDir}`);
-    const environment = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: "Carryover: installing the daemon", cancellable: false },
-      (progress) =>
-        ensureEnvironment({
-          storageDir,
-          wheelDir,
-          pythonSetting: this.settings.pythonPath,
-          basePython: async () => {
-            const search = await findPython(this.settings.pythonPath);
-            for (const reason of search.tried) {
-              log.info(`python not used: ${reason}`);
-            }
-            if (!search.found) {
-              const tried = search.tried.length > 0 ? ` Tried: ${search.tried.join("; ")}.` : "";
-              throw new UserFacingError(
-                `Carryover needs Python 3.10 or newer to install its daemon and found none.${tried} Install Python or set carryover.pythonPath.`,
-                true,
-              );
-            }
-            log.info(`using Python ${search.found.version} at ${search.found.executable} (${search.found.origin})`);
-            return search.found.executable;
-          },
-          reporter: {
-            log: (line) => {
-              log.info(`[install] ${line}`);
-            },
-            progress: (message) => {
-              progress.report({ message });
-              this.status.set("installing", message);
-            },
-          },
-        }),
-    );
-    this.status.set("starting");
-    this.managedPython = environment.python;
-    return environment.serverCommand;
   }
 
   private failed(error: unknown): void {

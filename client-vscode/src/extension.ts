@@ -4,7 +4,7 @@ import { registerCommands } from "./commands";
 import { Daemon } from "./daemon";
 import { DiagnosticsForward } from "./diagnosticsForward";
 import { getLog } from "./log";
-import { MemoryDocuments, SCHEME } from "./memoryView";
+import { MemoryDocuments, openMemory, SCHEME } from "./memoryView";
 import { StatusBar } from "./statusBar";
 import { TerminalCapture } from "./terminalCapture";
 import { createViews, type Views } from "./views/trees";
@@ -24,7 +24,7 @@ export function activate(context: vscode.ExtensionContext): CarryoverApi {
   const log = getLog();
   context.subscriptions.push(log);
   const statusBar = new StatusBar();
-  daemon = new Daemon(context, statusBar);
+  daemon = new Daemon(context, statusBar, { revealMemory: (id) => openMemory(id, id) });
   const documents = new MemoryDocuments(daemon);
   const views = createViews(daemon, context.subscriptions);
   const terminalCapture = new TerminalCapture(daemon);

@@ -1,9 +1,9 @@
 /** A memory as a read-only markdown page (scheme `carryover-memory`), shown in the markdown preview. */
 import * as vscode from "vscode";
-import type { Daemon } from "./daemon";
 import { errorText, getLog } from "./log";
 import { asMemory } from "./memory";
 import { memoryMarkdown } from "./memoryDocument";
+import { CMD, type CommandRunner } from "./protocol";
 
 export const SCHEME = "carryover-memory";
 
@@ -17,13 +17,13 @@ export class MemoryDocuments implements vscode.TextDocumentContentProvider, vsco
   readonly onDidChange = this.emitter.event;
   private readonly opened = new Set<string>();
 
-  constructor(private readonly daemon: Daemon) {}
+  constructor(private readonly daemon: CommandRunner) {}
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const id = uri.path.split("/")[1] ?? "";
     this.opened.add(uri.toString());
     try {
-      const result = await this.daemon.command<{ memory?: unknown }>("carryover.show", { memoryId: id });
+      const result = await this.daemon.command<{ memory?: unknown }>(CMD.show, { memoryId: id });
       const memory = asMemory(result.memory);
       return memory ? memoryMarkdown(memory, new Date()) : `# Memory ${id}\n\nNot found.\n`;
     } catch (error) {
