@@ -1,7 +1,9 @@
 // Fails when the extension's own modules import each other in a circle (type-only imports count too:
-// a circle of types is a circle of design). Reads every import/export-from of src/ and test-unit/ with
-// the TypeScript compiler's own pre-processor, resolves the relative ones to files, and prints each
-// strongly connected component of more than one module (or a module importing itself).
+// a circle of types is a circle of design). Parses every module of src/ and test-unit/ with the
+// TypeScript compiler (import and export-from declarations, `import x = require()`, `import()` and
+// `require()` calls; text inside strings is not an import), resolves the relative ones to files, and
+// prints each strongly connected component of more than one module (or a module importing itself).
+// Exit 1: a circle; exit 2: an import that resolves to no file.
 //   node scripts/check-cycles.mjs [folder ...]      default: src test-unit
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
@@ -27,16 +29,38 @@ function resolve(from, specifier) {
     if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
   }
   if (base.endsWith(".js")) return resolve(from, specifier.replace(/\.js$/, ""));
-  throw new Error(`${path.relative(root, from)}: cannot resolve import "${specifier}"`);
+  console.error(`check-cycles: ${path.relative(root, from)}: cannot resolve import "${specifier}"`);
+  process.exit(2);
+}
+
+function specifiers(file) {
+  const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const found = [];
+  const literal = (node) => (node && ts.isStringLiteralLike(node) ? node.text : undefined);
+  const visit = (node) => {
+    let name;
+    if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
+      name = literal(node.moduleSpecifier);
+    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
+      name = literal(node.moduleReference.expression);
+    } else if (ts.isCallExpression(node) && (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === "require"))) {
+      name = literal(node.arguments[0]);
+    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) {
+      name = literal(node.argument.literal);
+    }
+    if (name !== undefined) found.push(name);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
 }
 
 const files = folders.flatMap((folder) => walk(path.resolve(root, folder)));
 const graph = new Map();
 for (const file of files) {
-  const info = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
   const targets = new Set();
-  for (const imported of info.importedFiles) {
-    const target = resolve(file, imported.fileName);
+  for (const specifier of specifiers(file)) {
+    const target = resolve(file, specifier);
     if (target) targets.add(target);
   }
   graph.set(file, [...targets]);

@@ -5,6 +5,7 @@ import { errorText, getLog, showLogs } from "./log";
 import { asMemories, asMemory, type Memory } from "./memory";
 import { shortDescription } from "./memoryDocument";
 import { openMemory } from "./memoryView";
+import { checkValidationCommand, confirmationDetail } from "./validation";
 import type { Views } from "./views/trees";
 
 export const VALIDATION_TERMINAL = "Carryover validation";
@@ -44,37 +45,41 @@ interface RunValidationArgs {
   memoryId?: unknown;
 }
 
-/** Runs a memory's check command after the user confirms, in a terminal whose commands are captured. */
+/** Runs a memory's check command after the user confirms the exact line, in a terminal whose commands
+ * are captured. A command that is not one visible line is refused (validation.ts). */
 export async function runValidation(argument: RunValidationArgs | undefined): Promise<boolean> {
-  const command = typeof argument?.command === "string" ? argument.command.trim() : "";
-  if (!command) {
-    void vscode.window.showWarningMessage("Carryover: no validation command was given.");
+  const cwd = typeof argument?.cwd === "string" && argument.cwd ? argument.cwd : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const checked = checkValidationCommand(argument?.command, cwd);
+  const memoryId = typeof argument?.memoryId === "string" ? argument.memoryId : undefined;
+  if (!checked.ok) {
+    getLog().warn(`validation refused: ${checked.reason}`);
+    const buttons = memoryId ? ["Show Memory"] : [];
+    void vscode.window.showWarningMessage(`Carryover did not run it: ${checked.reason}`, ...buttons).then(async (choice) => {
+      if (choice === "Show Memory" && memoryId) {
+        await openMemory(memoryId, memoryId);
+      }
+    });
     return false;
   }
-  const cwd = typeof argument?.cwd === "string" && argument.cwd ? argument.cwd : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   const choice = await vscode.window.showWarningMessage(
-    "Run this validation command?",
-    { modal: true, detail: `${command}\n\nin ${cwd ?? "the current folder"}\n\nSuggested by a Carryover memory; check it before running it.` },
+    "Run this command from a Carryover memory?",
+    { modal: true, detail: confirmationDetail(checked, VALIDATION_TERMINAL) },
     "Run",
   );
   if (choice !== "Run") {
     return false;
   }
   let terminal = vscode.window.terminals.find((candidate) => candidate.name === VALIDATION_TERMINAL && candidate.exitStatus === undefined);
-  terminal ??= vscode.window.createTerminal({ name: VALIDATION_TERMINAL, cwd });
+  terminal ??= vscode.window.createTerminal({ name: VALIDATION_TERMINAL, cwd: checked.cwd });
   terminal.show(true);
   const integration = terminal.shellIntegration ?? (await waitForShellIntegration(terminal, 3000));
   if (integration) {
-    integration.executeCommand(cwd ? `cd ${quote(cwd)} && ${command}` : command);
+    integration.executeCommand(checked.line);
   } else {
-    terminal.sendText(cwd ? `cd ${quote(cwd)} && ${command}` : command, true);
+    terminal.sendText(checked.line, true);
   }
-  getLog().info(`validation: ${command} (in ${cwd ?? "?"})`);
+  getLog().info(`validation: ${checked.line}`);
   return true;
-}
-
-function quote(path: string): string {
-  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, "'\\''")}'`;
 }
 
 function waitForShellIntegration(terminal: vscode.Terminal, timeoutMs: number): Promise<vscode.TerminalShellIntegration | undefined> {

@@ -47,6 +47,21 @@ void test("check-cycles: imports one way only pass; a package import is not foll
   assert.match(output, /3 modules, 2 imports, no import circle/);
 });
 
+void test("check-cycles: import() types and require() count; an import written inside a string does not", () => {
+  const circle = tree({
+    "a.ts": 'export type A = import("./b").B;\n',
+    "b.ts": 'const a = require("./a") as unknown;\nexport type B = typeof a;\n',
+  });
+  assert.equal(check(circle).code, 1, check(circle).output);
+  const text = tree({
+    "a.ts": 'import "./b";\nexport const a = 1;\n',
+    "b.ts": "export const help = 'import { a } from \"./a\"';\n",
+  });
+  const { code, output } = check(text);
+  assert.equal(code, 0, output);
+  assert.match(output, /2 modules, 1 imports/);
+});
+
 void test("check-cycles: an import that resolves to no file is an error, not a silent pass", () => {
   const root = tree({ "a.ts": 'import { b } from "./missing";\nexport const a = b;\n' });
   const { code, output } = check(root);
