@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -54,6 +55,61 @@ class EmbedderConfig:
     model_dir: str = ""
 
 
+OBJECT_STORE_SCHEMES = ("s3", "s3+ddb", "gs", "az", "abfs", "abfss")
+"""URI schemes of pools on object storage (LanceDB's object-store backends)."""
+
+_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)$")
+# `Path("s3://bucket/pool")` collapses the double slash: "s3:/bucket/pool".
+_COLLAPSED_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):/(?P<rest>[^/].*)$")
+
+
+def object_store_uri(location: str | os.PathLike[str]) -> str | None:
+    """``location`` as an object-store URI (``s3://bucket/pool``), or None for a local path. A
+    Raises ConfigError for a URI of another scheme (``file://``, ``http://``: use a path) or one
+    without a bucket."""
+    text = os.fspath(location)
+    match = _URI.match(text)
+    if match is None and isinstance(location, Path):
+        match = _COLLAPSED_URI.match(text)
+    if match is None:
+        return None
+    scheme = match["scheme"].lower()
+    if scheme not in OBJECT_STORE_SCHEMES:
+        raise ConfigError(
+            f"{text}: pools live in a directory or on object storage ({', '.join(OBJECT_STORE_SCHEMES)}); "
+            f"{scheme}:// is neither"
+        )
+    rest = match["rest"].strip("/")
+    if not rest:
+        raise ConfigError(f"{text}: an object-store pool needs a bucket (for example {scheme}://bucket/pool)")
+    return f"{scheme}://{rest}"
+
+
+@attrs.frozen
+class TeamConfig:
+    """The team pool (``[team]`` in config.toml): a pool on object storage (or a shared directory)
+    holding the memories people chose to share. Credentials and endpoint come from each store's own
+    environment (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ...; GOOGLE_APPLICATION_CREDENTIALS;
+    AZURE_STORAGE_ACCOUNT_NAME, ...), never from this file."""
+
+    uri: str = ""
+    """``s3://bucket/pool``, ``gs://…``, ``az://…`` or a directory; empty: no team pool."""
+    user: str = ""
+    """Who shares (shown on every memory one shares); empty: $USER."""
+    timeout_s: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+    """How long one request to the team pool may take before the pool counts as unreachable."""
+    retry_after_s: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+    """After a failure, how long reads skip the team pool (and queued shares wait) before trying again."""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.uri.strip())
+
+    def who(self, environ: Mapping[str, str] | None = None) -> str:
+        env = os.environ if environ is None else environ
+        return self.user.strip() or env.get("USER", "") or env.get("USERNAME", "") or "unknown"
+
+
 @attrs.frozen
 class StoreConfig:
     """Everything the pool needs to open a pool."""
@@ -68,6 +124,19 @@ class StoreConfig:
     embed_key: str = attrs.field(
         default="title+description", validator=attrs.validators.in_(("title", "title+description", "all"))
     )
+    pool_uri: str = ""
+    """The pool on object storage (``s3://bucket/pool``) when it is not the directory ``pool_dir``."""
+    team: TeamConfig = attrs.field(factory=TeamConfig)
+
+    @property
+    def location(self) -> str:
+        """Where the pool is, as a user would name it: the object-store URI or the directory."""
+        return self.pool_uri or str(self.pool_dir)
+
+    @property
+    def remote(self) -> bool:
+        """Whether the pool is on object storage (no local file lock; LanceDB's commit protocol)."""
+        return bool(self.pool_uri)
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
@@ -86,11 +155,13 @@ def default_home(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def load_config(
-    db: Path | None = None, environ: Mapping[str, str] | None = None, config_file: Path | None = None
+    db: Path | str | None = None, environ: Mapping[str, str] | None = None, config_file: Path | None = None
 ) -> StoreConfig:
     """Read ``<home>/config.toml`` (if any) and the environment into a StoreConfig.
 
-    ``db`` (the ``--db`` option) names the pool directory itself and wins over everything else.
+    ``db`` (the ``--db`` option) names the pool itself, a directory or an object-store URI
+    (``s3://bucket/pool``), and wins over everything else. CARRYOVER_TEAM_URI and CARRYOVER_TEAM_USER
+    override ``[team]``.
     """
     env = os.environ if environ is None else environ
     home = default_home(env)
@@ -106,15 +177,27 @@ def load_config(
         embedder_raw["provider"] = env["CARRYOVER_EMBEDDER"]
     if env.get("CARRYOVER_MODEL_DIR"):
         embedder_raw["model_dir"] = env["CARRYOVER_MODEL_DIR"]
+    team_raw = dict(raw.pop("team", {}))
+    if env.get("CARRYOVER_TEAM_URI"):
+        team_raw["uri"] = env["CARRYOVER_TEAM_URI"]
+    if env.get("CARRYOVER_TEAM_USER"):
+        team_raw["user"] = env["CARRYOVER_TEAM_USER"]
+    location: Path | str = db if db else (raw.pop("pool_dir", "") or home / "pool")
+    raw.pop("pool_dir", None)
+    pool_uri = object_store_uri(location) or ""
     try:
         embedder = _structure_section(embedder_raw, EmbedderConfig, "[embedder]")
         ranking = _structure_section(raw.pop("ranking", {}), RankingConfig, "[ranking]")
-        pool_dir = db or Path(raw.pop("pool_dir", "") or home / "pool")
+        team = _structure_section(team_raw, TeamConfig, "[team]")
+        if team.enabled and object_store_uri(team.uri) is None:
+            team = attrs.evolve(team, uri=str(Path(team.uri).expanduser()))
         return StoreConfig(
             home=home,
-            pool_dir=Path(pool_dir).expanduser(),
+            pool_dir=home / "pool" if pool_uri else Path(location).expanduser(),
             embedder=embedder,
             ranking=ranking,
+            pool_uri=pool_uri,
+            team=team,
             **_structure_section(raw, _TopLevel, "top level").as_kwargs(),
         )
     except (cattrs.BaseValidationError, ValueError, TypeError) as error:

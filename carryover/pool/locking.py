@@ -66,3 +66,19 @@ class PoolLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+class InProcessLock(PoolLock):
+    """The lock of a pool on object storage: only the threads of this process take turns. There is no
+    file to lock on a bucket shared by several machines; their writes are kept apart by LanceDB's
+    commit protocol instead (conditional puts of each new table version, conflicting commits retried,
+    and the ``id`` primary key so that two writers of one new memory leave it once)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(Path(), timeout_s=0.0)
+        self._where = where
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._thread_lock:
+            yield

@@ -33,6 +33,13 @@ class Status(str, enum.Enum):
     ACTIVE = "active"
     PINNED = "pinned"
     REJECTED = "rejected"
+    PROPOSED = "proposed"
+    """Written by an agent (MCP ``propose``): never retrieved, never in the default list, until the
+    person accepts it (then active) or rejects it."""
+
+
+RETRIEVABLE_STATUSES: tuple[Status, ...] = (Status.ACTIVE, Status.PINNED)
+"""The statuses that search may return."""
 
 
 def _normalise_tags(values: object) -> tuple[str, ...]:
@@ -63,6 +70,10 @@ class Provenance:
     workspace: str = ""
     source: str = "manual"
     distilled_by: str = ""
+    shared_by: str = ""
+    """On a team pool: who shared the memory (``[team] user`` or $USER); empty elsewhere."""
+    shared_from_workspace: str = ""
+    """On a team pool: the workspace the memory was shared from."""
 
 
 @attrs.frozen
@@ -81,6 +92,9 @@ class MemoryDraft:
     check_command: str = ""
     provenance: Provenance = attrs.field(factory=Provenance)
     id: str | None = None
+    status: Status = attrs.field(default=Status.ACTIVE, converter=Status)
+    """The status a new memory is written with (``PROPOSED`` for an agent's proposal); a draft that
+    merges into an existing memory leaves that memory's status as it was."""
 
     @title.validator
     def _title_not_blank(self, _attribute: attrs.Attribute[str], value: str) -> None:
