@@ -24,9 +24,10 @@ from carryover.pool.errors import (
     PoolReadError,
     PoolVersionError,
 )
-from carryover.pool.locking import PoolLock
+from carryover.pool.locking import InProcessLock, PoolLock
 from carryover.pool.ranking import rank
 from carryover.pool.records import (
+    RETRIEVABLE_STATUSES,
     Kind,
     Memory,
     MemoryDraft,
@@ -43,10 +44,13 @@ from carryover.pool.schema import (
     EPISODES_TABLE,
     EVENTS_TABLE,
     MEMORIES_TABLE,
+    META_TABLE,
+    MIGRATIONS,
     SCHEMA_VERSION,
     EpisodeRow,
     EventRow,
     MemoryFields,
+    memory_arrow_schema,
     memory_row_model,
 )
 
@@ -158,73 +162,176 @@ class MemoryStore:
     pool at once (every write holds the pool's file lock and re-reads the latest version first)."""
 
     def __init__(self, config: StoreConfig, embedder: Embedder, refresh_interval_s: float = 2.0) -> None:
-        import lancedb
-
         self.config = config
         self._raw_embedder = embedder.inner if isinstance(embedder, CachedEmbedder) else embedder
         self.embedder: Embedder = CachedEmbedder(self._raw_embedder)
         self._refresh_interval_s = refresh_interval_s
         self._last_refresh = 0.0
         self._dir = config.pool_dir
-        self._dir.mkdir(parents=True, exist_ok=True)
-        self._lock = PoolLock(self._dir / LOCK_FILE)
+        self.location = config.location
+        """The directory or the object-store URI (``s3://bucket/pool``) of the pool."""
+        self.remote = config.remote
+        self._lock: PoolLock
+        if self.remote:
+            self._lock = InProcessLock(self.location)
+        else:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            self._lock = PoolLock(self._dir / LOCK_FILE)
         with self._lock.hold():
+            self._db = self._connect()
             self.meta = self._load_or_create_meta()
             try:
-                self._db = lancedb.connect(str(self._dir))
-                row_model = memory_row_model(self.meta.dimension)
-                self._memories = self._db.create_table(MEMORIES_TABLE, schema=row_model, exist_ok=True)
-                self._events = self._db.create_table(EVENTS_TABLE, schema=EventRow, exist_ok=True)
-                self._episodes = self._db.create_table(EPISODES_TABLE, schema=EpisodeRow, exist_ok=True)
+                schema = memory_arrow_schema(self.meta.dimension, primary_key=self.remote)
+                self._memories = self._open_table(MEMORIES_TABLE, schema)
+                self._events = self._open_table(EVENTS_TABLE, EventRow.to_arrow_schema())
+                self._episodes = self._open_table(EPISODES_TABLE, EpisodeRow.to_arrow_schema())
             except (OSError, ValueError, RuntimeError) as error:
+                if self.remote:
+                    raise PoolReadError(f"the pool at {self.location} cannot be opened: {error}") from error
                 raise PoolCorrupt(f"the pool at {self._dir} cannot be opened: {error}") from error
+            self._migrate()
         self._check_schema()
 
     # ----- opening -------------------------------------------------------------------------------
 
+    def _connect(self) -> Any:
+        import lancedb
+
+        if not self.remote:
+            return lancedb.connect(str(self._dir))
+        # Credentials and endpoint come from the store's own environment (AWS_*, GOOGLE_*, AZURE_*);
+        # only the time limits are ours, so an unreachable bucket fails in seconds, not minutes.
+        timeout = f"{self.config.team.timeout_s:g}s"
+        options = {"timeout": timeout, "connect_timeout": timeout}
+        try:
+            return lancedb.connect(self.location, storage_options=options)
+        except (OSError, ValueError, RuntimeError) as error:
+            raise PoolReadError(f"the pool at {self.location} cannot be reached: {error}") from error
+
+    def _open_table(self, name: str, schema: Any) -> Any:
+        """Open the table ``name``, creating it empty with ``schema`` if the pool has none. On object
+        storage another machine may create it at the same moment: then the table it made is opened."""
+        try:
+            return self._db.open_table(name)
+        except ValueError:  # LanceDB's "table not found"
+            pass
+        try:
+            return self._db.create_table(name, schema=schema, exist_ok=True)
+        except (OSError, ValueError, RuntimeError):
+            if not self.remote:
+                raise
+            logger.info("%s: %s was created by another writer at the same time", self.location, name)
+            return self._db.open_table(name)
+
     def _load_or_create_meta(self) -> PoolMeta:
+        if self.remote:
+            return self._load_or_create_remote_meta()
         path = self._dir / META_FILE
         if not path.exists():
             if (self._dir / f"{MEMORIES_TABLE}.lance").exists():
                 raise PoolCorrupt(f"{path} is missing but the pool has memories; restore it from a backup")
-            meta = PoolMeta(
-                schema_version=SCHEMA_VERSION,
-                embedder=self.embedder.name,
-                dimension=self.embedder.dimension,
-                created_at=utcnow().isoformat(timespec="seconds"),
-            )
+            meta = self._new_meta()
             self._write_meta(meta)
             return meta
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise PoolCorrupt(f"{path} is not a valid pool description ({error})") from error
+        return self._parse_meta(raw, str(path))
+
+    def _new_meta(self) -> PoolMeta:
+        return PoolMeta(
+            schema_version=SCHEMA_VERSION,
+            embedder=self.embedder.name,
+            dimension=self.embedder.dimension,
+            created_at=utcnow().isoformat(timespec="seconds"),
+        )
+
+    def _parse_meta(self, raw: Any, where: str) -> PoolMeta:
+        try:
             meta = PoolMeta(
                 schema_version=int(raw["schema_version"]),
                 embedder=str(raw["embedder"]),
                 dimension=int(raw["dimension"]),
                 created_at=str(raw.get("created_at", "")),
             )
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
-            raise PoolCorrupt(f"{path} is not a valid pool description ({error})") from error
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise PoolCorrupt(f"{where} is not a valid pool description ({error})") from error
         if meta.schema_version > SCHEMA_VERSION:
             raise PoolVersionError(
-                f"the pool at {self._dir} was written by a newer Carryover (schema version "
+                f"the pool at {self.location} was written by a newer Carryover (schema version "
                 f"{meta.schema_version}; this one understands up to {SCHEMA_VERSION}). Upgrade Carryover."
             )
         return meta
 
+    def _load_or_create_remote_meta(self) -> PoolMeta:
+        """On object storage the pool description is a one-row table beside the memories (the same
+        credentials and commit protocol as the rest of the pool; no second client)."""
+        where = f"{self.location}/{META_TABLE}"
+        try:
+            try:
+                table = self._db.open_table(META_TABLE)
+            except ValueError:  # LanceDB's "table not found"
+                try:
+                    self._db.open_table(MEMORIES_TABLE)
+                except ValueError:
+                    meta = self._new_meta()
+                    self._write_meta(meta)
+                    return meta
+                raise PoolCorrupt(f"{where} is missing but the pool has memories") from None
+            rows = table.to_arrow().to_pylist()
+        except (OSError, RuntimeError) as error:
+            raise PoolReadError(f"the pool at {self.location} cannot be reached: {error}") from error
+        if len(rows) != 1:
+            raise PoolCorrupt(f"{where} holds {len(rows)} rows instead of one")
+        return self._parse_meta(rows[0], where)
+
     def _write_meta(self, meta: PoolMeta) -> None:
+        if self.remote:
+            import pyarrow as pa
+
+            data = pa.Table.from_pylist([attrs.asdict(meta)])
+            try:
+                self._db.create_table(META_TABLE, data=data, mode="overwrite")
+            except (OSError, ValueError, RuntimeError) as error:
+                raise PoolReadError(f"the pool at {self.location} cannot be written: {error}") from error
+            return
         path = self._dir / META_FILE
         temporary = path.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(attrs.asdict(meta), indent=2) + "\n", encoding="utf-8")
         os.replace(temporary, path)
+
+    def _migrate(self) -> None:
+        """Bring a pool of an older schema version to this one: the columns each version added
+        (:data:`MIGRATIONS`) are added empty, and the pool description says the new version."""
+        if self.meta.schema_version >= SCHEMA_VERSION:
+            return
+        import pyarrow as pa
+
+        present = set(self._memories.schema.names)
+        added: list[str] = []
+        for version in range(self.meta.schema_version + 1, SCHEMA_VERSION + 1):
+            missing = [name for name in MIGRATIONS.get(version, ()) if name not in present]
+            if missing:
+                self._memories.add_columns(pa.schema([pa.field(name, pa.string()) for name in missing]))
+                added.extend(missing)
+        logger.info(
+            "%s: schema version %d -> %d (added %s)",
+            self.location,
+            self.meta.schema_version,
+            SCHEMA_VERSION,
+            ", ".join(added) or "no columns",
+        )
+        self.meta = attrs.evolve(self.meta, schema_version=SCHEMA_VERSION)
+        self._write_meta(self.meta)
 
     def _check_schema(self) -> None:
         expected = set(memory_row_model(self.meta.dimension).to_arrow_schema().names)
         actual = set(self._memories.schema.names)
         if expected != actual:
             raise PoolCorrupt(
-                f"the memories table at {self._dir} has columns {sorted(actual ^ expected)} that this "
-                f"Carryover does not expect"
+                f"the memories table at {self.location} has columns {sorted(actual ^ expected)} that "
+                f"this Carryover does not expect"
             )
 
     def _require_matching_embedder(self) -> None:
@@ -520,7 +627,7 @@ class MemoryStore:
         self._refresh()
         texts = [query.text, query.plan] if query.plan else [query.text]
         vectors = self.embedder.embed(texts)
-        condition = col("status") != lit(Status.REJECTED.value)
+        condition = col("status").isin([lit(status.value) for status in RETRIEVABLE_STATUSES])
         if query.kinds:
             condition = condition & col("kind").isin([lit(kind.value) for kind in query.kinds])
         if query.workspace:
