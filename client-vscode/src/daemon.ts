@@ -28,6 +28,17 @@ export interface DaemonHooks {
   revealMemory(id: string): Promise<unknown>;
 }
 
+/** The hover with each of its markdown parts untrusted, whatever the client library defaulted to. */
+export function untrustedHover(hover: vscode.Hover | null | undefined): vscode.Hover | null | undefined {
+  for (const content of hover?.contents ?? []) {
+    if (content instanceof vscode.MarkdownString) {
+      content.isTrusted = false;
+      content.supportHtml = false;
+    }
+  }
+  return hover;
+}
+
 export class Daemon implements vscode.Disposable, CommandRunner {
   client: LanguageClient | undefined;
   /** Capture paused by the user (status bar, commands); the daemon says so with carryover/status. */
@@ -216,7 +227,10 @@ export class Daemon implements vscode.Disposable, CommandRunner {
       outputChannel: log,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions: this.daemonSettings(),
+      // memory text is data: hovers, lens and hint tooltips run no command link and render no HTML
+      markdown: { isTrusted: false, supportHtml: false },
       middleware: {
+        provideHover: async (document, position, token, next) => untrustedHover(await next(document, position, token)),
         workspace: {
           // The daemon pulls section "carryover": answer with its settings, not the editor's raw ones.
           configuration: (params, token, next) => {

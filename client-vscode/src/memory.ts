@@ -28,13 +28,54 @@ export interface Hit extends Memory {
   basis?: string;
 }
 
-/** Accepts what a command returns as a memory; anything else is undefined. */
+const TEXT = ["kind", "title", "description", "content", "outcome", "scope", "status"];
+const OPTIONAL_TEXT = ["when_not", "check_command", "reject_reason", "created_at", "updated_at", "basis"];
+const NUMBERS = ["helpful", "unhelpful", "merged_count", "score", "line"];
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
+}
+
+/** The entries whose value fits the field: text fields strings, counts finite numbers. */
+function fitting(record: Record<string, unknown>, text: string[], numbers: string[]): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(record).filter(([key, value]) => {
+      if (text.includes(key)) return typeof value === "string";
+      if (numbers.includes(key)) return typeof value === "number" && Number.isFinite(value);
+      return true;
+    }),
+  );
+}
+
+/** Accepts what a command returns as a memory: an object with a string id and title, its other text
+ * fields made strings and its tag lists lists of strings (a daemon of another version, an imported
+ * memory with odd fields, must not break a view); anything else is undefined. */
 export function asMemory(value: unknown): Memory | undefined {
   if (typeof value !== "object" || value === null) {
     return undefined;
   }
   const record = value as Record<string, unknown>;
-  return typeof record.id === "string" && typeof record.title === "string" ? (value as Memory) : undefined;
+  if (typeof record.id !== "string" || record.id === "" || typeof record.title !== "string") {
+    return undefined;
+  }
+  const memory = fitting(record, OPTIONAL_TEXT, NUMBERS);
+  for (const field of TEXT) {
+    memory[field] = typeof record[field] === "string" ? record[field] : "";
+  }
+  memory.languages = strings(record.languages);
+  memory.tools = strings(record.tools);
+  if (typeof record.provenance === "object" && record.provenance !== null) {
+    const given = fitting(record.provenance as Record<string, unknown>, ["workspace", "source", "distilled_by"], []);
+    memory.provenance = { ...given, episode_ids: strings(given.episode_ids) };
+  } else {
+    memory.provenance = {};
+  }
+  if (typeof record.why === "object" && record.why !== null) {
+    memory.why = fitting(record.why as Record<string, unknown>, ["line"], ["similarity"]);
+  } else {
+    delete memory.why;
+  }
+  return memory as unknown as Memory;
 }
 
 export function asMemories(value: unknown): Hit[] {

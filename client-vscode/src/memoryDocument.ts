@@ -2,7 +2,8 @@
  * The read-only markdown page of a memory, with where it was learned ("learned from: cargo test in
  * project app, 3 days ago"). Pure (no vscode import).
  */
-import type { Memory } from "./memory";
+import { codeBlock, codeSpan, escapeInline, escapeMarkdown, TOOLTIP_LIMIT } from "./markdown";
+import type { Hit, Memory } from "./memory";
 
 const LANGUAGE_NAMES: Record<string, string> = {
   javascript: "JavaScript",
@@ -92,36 +93,46 @@ export function provenanceLine(memory: Memory, now: Date): string {
   return parts.join(", ") + (source.length > 0 ? ` (${source.join(", ")})` : "");
 }
 
-function escapeInline(text: string): string {
-  return text.replace(/([\\`*_[\]<>#|])/g, "\\$1");
-}
-
-/** The whole page. */
+/** The whole page. Every piece of memory text is escaped (markdown.ts): the page shows it, never
+ * renders it as links, images or HTML. */
 export function memoryMarkdown(memory: Memory, now: Date): string {
   const lines: string[] = [];
-  lines.push(`# ${escapeInline(memory.title.trim())}`, "");
-  const status = memory.status === "active" ? "" : ` · **${memory.status}**`;
-  lines.push(`*${memory.kind} · ${memory.outcome} · ${memory.scope}*${status}`, "");
+  lines.push(`# ${escapeInline(memory.title) || "(untitled memory)"}`, "");
+  const status = memory.status === "active" ? "" : ` · **${escapeInline(memory.status)}**`;
+  lines.push(`*${escapeInline(`${memory.kind} · ${memory.outcome} · ${memory.scope}`)}*${status}`, "");
   if (memory.description.trim()) {
-    lines.push(`**When:** ${memory.description.trim()}`, "");
+    lines.push(`**When:** ${escapeMarkdown(memory.description)}`, "");
   }
   if (memory.content.trim()) {
-    lines.push(memory.content.trim(), "");
+    lines.push(escapeMarkdown(memory.content), "");
   }
   if (memory.when_not?.trim()) {
-    lines.push(`**Not when:** ${memory.when_not.trim()}`, "");
+    lines.push(`**Not when:** ${escapeMarkdown(memory.when_not)}`, "");
   }
   if (memory.check_command?.trim()) {
-    lines.push("**Check:**", "", "```sh", memory.check_command.trim(), "```", "");
+    lines.push("**Check:**", "", codeBlock(memory.check_command.trim(), "sh"), "");
   }
   if (memory.status === "rejected" && memory.reject_reason) {
-    lines.push(`**Rejected:** ${memory.reject_reason}`, "");
+    lines.push(`**Rejected:** ${escapeMarkdown(memory.reject_reason)}`, "");
   }
-  lines.push("---", "", `*${provenanceLine(memory, now)}*`, "");
+  lines.push("---", "", `*${escapeInline(provenanceLine(memory, now))}*`, "");
   const feedback = `feedback +${memory.helpful ?? 0} / −${memory.unhelpful ?? 0}`;
   const merged = memory.merged_count ? ` · merged ${memory.merged_count} time${memory.merged_count === 1 ? "" : "s"}` : "";
-  lines.push(`\`${memory.id}\` · ${feedback}${merged}`, "");
+  lines.push(`${codeSpan(memory.id)} · ${escapeInline(feedback)}${merged}`, "");
   return lines.join("\n");
+}
+
+/** A tree item's tooltip: title, content, the line it is for, provenance; all escaped and capped. */
+export function tooltipMarkdown(memory: Hit, now: Date): string {
+  const parts = [`**${escapeInline(memory.title, 300) || escapeInline(memory.id, 100)}**`];
+  if (memory.content.trim()) {
+    parts.push(escapeMarkdown(memory.content, TOOLTIP_LIMIT));
+  }
+  if (memory.why?.line) {
+    parts.push(escapeMarkdown(memory.why.line, 300));
+  }
+  parts.push(`*${escapeInline(provenanceLine(memory, now), 500)}*`);
+  return parts.join("\n\n");
 }
 
 /** A short description for a tree item or quick pick: "insight · learned in Rust". */

@@ -207,6 +207,15 @@ const tests: Test[] = [
           .map((content) => (content instanceof vscode.MarkdownString ? content.value : JSON.stringify(content)))
           .join("\n");
         assert.ok(text.includes(GUARD), `hover was: ${text}`);
+        // memory text is data: no part of the hover, nor of a view item's tooltip, is trusted markdown
+        for (const content of hovers.flatMap((hover) => hover.contents)) {
+          if (content instanceof vscode.MarkdownString) {
+            assert.ok(!content.isTrusted && !content.supportHtml, `a trusted hover part: ${content.value.slice(0, 200)}`);
+          }
+        }
+        const tooltip = item.tooltip;
+        assert.ok(tooltip instanceof vscode.MarkdownString, "no markdown tooltip");
+        assert.ok(tooltip.isTrusted === false && tooltip.supportHtml === false, "the tooltip is not explicitly untrusted");
       } finally {
         await vscode.commands.executeCommand("workbench.action.closeAllEditors");
         await vscode.workspace.fs.delete(file);
@@ -222,7 +231,7 @@ const tests: Test[] = [
       const document = await vscode.workspace.openTextDocument(uri);
       const text = document.getText();
       assert.ok(text.startsWith(`# ${GUARD}`), text.slice(0, 200));
-      assert.match(text, /learned from: cargo \(Rust\)/);
+      assert.match(text, /learned from\\: cargo \\\(Rust\\\)/); // memory text escaped (markdown.ts)
       assert.match(text, /just now|ago/);
     },
   ],

@@ -1,6 +1,7 @@
 import * as vscode from "vscode";
+import { plainText } from "../markdown";
 import type { Hit } from "../memory";
-import { provenanceLine, shortDescription } from "../memoryDocument";
+import { shortDescription, tooltipMarkdown } from "../memoryDocument";
 
 /** A memory in a tree view; its context value (`memory.active|pinned|rejected`) picks the actions. */
 export class MemoryItem extends vscode.TreeItem {
@@ -8,7 +9,7 @@ export class MemoryItem extends vscode.TreeItem {
     readonly memory: Hit,
     readonly view: string,
   ) {
-    super(memory.title.trim() || memory.id, vscode.TreeItemCollapsibleState.None);
+    super(plainText(memory.title, 200).replace(/\s+/g, " ").trim() || memory.id, vscode.TreeItemCollapsibleState.None);
     const score = typeof memory.score === "number" ? ` · ${memory.score.toFixed(2)}` : "";
     const line = typeof memory.line === "number" ? ` · line ${memory.line + 1}` : "";
     this.description = `${shortDescription(memory)}${line}${score}`;
@@ -16,16 +17,7 @@ export class MemoryItem extends vscode.TreeItem {
     this.iconPath = new vscode.ThemeIcon(
       memory.status === "pinned" ? "pinned" : memory.status === "rejected" ? "circle-slash" : kindIcon(memory.kind),
     );
-    const tooltip = new vscode.MarkdownString();
-    tooltip.appendMarkdown(`**${escape(memory.title.trim())}**\n\n`);
-    if (memory.content.trim()) {
-      tooltip.appendText(`${memory.content.trim()}\n\n`);
-    }
-    if (memory.why?.line) {
-      tooltip.appendText(`${memory.why.line}\n\n`);
-    }
-    tooltip.appendMarkdown(`*${escape(provenanceLine(memory, new Date()))}*`);
-    this.tooltip = tooltip;
+    this.tooltip = memoryTooltip(memory);
     this.command = { command: "carryover.item.show", title: "Show Memory", arguments: [this] };
   }
 }
@@ -45,6 +37,10 @@ function kindIcon(kind: string): string {
   }
 }
 
-function escape(text: string): string {
-  return text.replace(/([\\`*_[\]<>#|])/g, "\\$1");
+/** Untrusted markdown (no command links, no HTML, no theme icons) of escaped memory text only. */
+export function memoryTooltip(memory: Hit): vscode.MarkdownString {
+  const tooltip = new vscode.MarkdownString(tooltipMarkdown(memory, new Date()), false);
+  tooltip.isTrusted = false;
+  tooltip.supportHtml = false;
+  return tooltip;
 }
