@@ -79,6 +79,12 @@ class _Rule:
     # Reject a secret that continues a word (`xghp_...`): cheaper than a leading look-behind, which
     # would stop the regex engine from skipping ahead to the literal prefix.
     word_start: bool = False
+    # When a match is rejected because its key names no secret, search again from its value: in
+    # `client = Api(token="...")` the key `client` must not hide the `token=` inside its value.
+    retry_inside: bool = False
+    # For rules whose pattern finds an anchor (a key word, an END line) rather than the secret:
+    # the secret's span worked out in Python, or None.
+    span: Callable[[re.Match[str]], tuple[int, int] | None] | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -305,6 +311,137 @@ def _classify_bare_word(match: re.Match[str], value: str) -> str | None:
     return "generic-password" if _is_literal_secret(value, code=True) else None
 
 
+def _classify_url_password(match: re.Match[str], value: str) -> str | None:
+    """``scheme://user:PASSWORD@host``; ``http://host:8080?next=a@b`` is a port and a query."""
+    if "?" in value and value.split("?", 1)[0].isdigit():
+        return None
+    return None if is_placeholder(value) else "url-password"
+
+
+def _classify_query_password(match: re.Match[str], value: str) -> str | None:
+    """``?password=`` / ``;password=`` in a JDBC or ODBC URL or connection string."""
+    return "generic-password" if _is_literal_secret(value, code=False) else None
+
+
+def _classify_flag_password(match: re.Match[str], value: str) -> str | None:
+    """The value of ``-p`` in a command that takes a password there (``mysql``, ``sshpass``)."""
+    return None if len(value) < 2 or is_placeholder(value) else "generic-password"
+
+
+def _classify_shell_assignment(match: re.Match[str], value: str) -> str | None:
+    """``KEY=value`` after other text on a command line, where a shell would run it."""
+    key = match.group("key")
+    kind = key_kind(key)
+    if kind is None or (_is_weak_key(key) and not _looks_random(value)):
+        return None
+    if not _after_shell_prefix(match):
+        return None
+    return kind if _is_literal_secret(value, code=False) else None
+
+
+def _after_shell_prefix(match: re.Match[str]) -> bool:
+    """What precedes the assignment on its line is a prompt, a command start or more assignments."""
+    text, start = match.string, match.start("key")
+    begin = max(0, start - 200)
+    newline = text.rfind("\n", begin, start)
+    prefix = text[newline + 1 if newline != -1 else begin : start]
+    words = prefix.split()
+    if not words:
+        return False  # a line of its own: the .env rules decide
+    while words and _SHELL_WORD_ASSIGNMENT.fullmatch(words[-1]):
+        words.pop()
+    if not words:
+        return True  # `A=1 B=2 KEY=...`
+    last = words[-1]
+    if last in _SHELL_STARTERS or last.endswith(("&&", "||", ";", "|", "(")):
+        return True
+    if len(words) == 1 and _HISTORY_NUMBER.fullmatch(last):
+        return True  # `history` output
+    return _PROMPT_END.match(last) is not None
+
+
+def _classify_yaml_line(match: re.Match[str], value: str) -> str | None:
+    """Only values that hold a character the code rules stop at; others are theirs to judge."""
+    key = match.group("key")
+    kind = key_kind(key)
+    if kind is None or (_is_weak_key(key) and not _looks_random(value)):
+        return None
+    if not any(c in value for c in ",;&)]}") or value[-1] in ",;)]}" or _is_expression(value):
+        return None
+    return kind if _is_literal_secret(value, code=False) else None
+
+
+_PEM_END = re.compile(r"-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----")
+_BASE64_LINE = re.compile(r"[A-Za-z0-9+/]{8,128}={0,2}\r?")
+
+
+def _pem_body_before_end(match: re.Match[str]) -> tuple[int, int] | None:
+    """A key block shown without its BEGIN line (``tail key.pem``): the base64 lines above END,
+    separated by newlines or, inside JSON, by ``\\n``."""
+    text = match.string
+    start = match.start()
+    separator = "\\n" if text.endswith("\\n", 0, start) else "\n"
+    lines = 0
+    while lines < 400 and text.endswith(separator, 0, start):
+        line_end = start - len(separator)
+        found = text.rfind(separator, max(0, line_end - 130), line_end)
+        line_start = found + len(separator) if found != -1 else max(0, line_end - 130)
+        if found == -1 and line_start > 0:
+            break
+        if not _BASE64_LINE.fullmatch(text, line_start, line_end):
+            break
+        start = line_start
+        lines += 1
+    return (start, match.end()) if lines else None
+
+
+_PROSE_PASSWORD_KEY = re.compile(
+    r"(?i)(?<![\w$.@/-])(?:password|passwd|passphrase|passcode|pwd|pw)(?=[ \t]|:[ \t])"
+)
+_PROSE_SYMBOLS = frozenset("!@#$%^&*+=?~")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_VERSION = re.compile(r"v?[0-9]+(?:\.[0-9]+)+[a-z0-9.+-]*")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_QUOTES = "\"'`"
+
+
+def _looks_like_prose_password(core: str) -> bool:
+    if not 6 <= len(core) <= 128 or not any(c.isalpha() for c in core):
+        return False
+    if not (any(c.isdigit() for c in core) or any(c in _PROSE_SYMBOLS for c in core)):
+        return False
+    if any(part in core for part in ("://", "/", "\\", "(", "[", "{", "<", "=")) or is_placeholder(core):
+        return False
+    if "_" in core and _IDENTIFIER.fullmatch(core):
+        return False  # `new_password2`: a name
+    return not (_EMAIL.fullmatch(core) or _VERSION.fullmatch(core))
+
+
+def _prose_password(match: re.Match[str]) -> tuple[int, int] | None:
+    """``the password is hunter2x!``, ``passphrase letmein-77``, ``password for the db: S3cret!``:
+    the first password-looking word among the next six on the line, over plain words only (any
+    other word, such as code, ends the search)."""
+    text = match.string
+    end = text.find("\n", match.end(), match.end() + 200)
+    tail = text[match.end() : end if end != -1 else match.end() + 200]
+    offset = match.end()
+    for count, word in enumerate(re.finditer(r"\S+", tail)):
+        if count >= 6:
+            break
+        raw = word.group()
+        lead = len(raw) - len(raw.lstrip(_QUOTES + ":"))
+        core = raw[lead:].rstrip(_QUOTES + ")]},;")
+        if _looks_like_prose_password(core.rstrip(":.")):
+            start = offset + word.start() + lead
+            return start, start + len(core)
+        if raw not in (":", "=", "->", "-") and not _PLAIN_WORD.fullmatch(raw):
+            break
+    return None
+
+
+_PLAIN_WORD = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*:?")
+
+
 # --------------------------------------------------------------------------------------------------
 # Patterns
 # --------------------------------------------------------------------------------------------------
@@ -339,9 +476,11 @@ _VALUE = rf"""
     (?: "(?P<dq>(?:[^"\\\n]|\\.){{1,4096}})"
       | '(?P<sq>(?:[^'\\\n]|\\.){{1,4096}})'
       | \\(?P<eq>["'])(?P<esc>[^"'\\\n]{{1,4096}})\\(?P=eq)     # escaped JSON inside a log line
+      | "(?P<dqo>[^"\\\n]{{4,4096}})(?=\r?\n|$)                  # cut off before its closing quote
+      | '(?P<sqo>[^'\\\n]{{4,4096}})(?=\r?\n|$)
       | (?P<bare>[^\s"'`,;&)\]}}{_CTRL}]{{1,4096}})
     )"""
-_VALUE_GROUPS = ("dq", "sq", "esc", "bare")
+_VALUE_GROUPS = ("dq", "sq", "esc", "dqo", "sqo", "bare")
 
 _ASSIGNMENT = re.compile(
     rf"""
@@ -363,10 +502,44 @@ _ENV_LINE = re.compile(
     (?P<key>[A-Za-z_][\w.-]{{0,63}})(?P<sep>=)
     (?: "(?P<dq>[^"\n]{{1,4096}})"
       | '(?P<sq>[^'\n]{{1,4096}})'
+      | "(?P<dqo>[^"\n]{{4,4096}})                                  # cut off before its closing quote
+      | '(?P<sqo>[^'\n]{{4,4096}})
       | (?P<bare>[^\s"'#{_CTRL}][^\s{_CTRL}]{{0,4095}})
     )(?=[ \t]|\r?$)
     """,
     re.VERBOSE | re.MULTILINE,
+)
+
+# `KEY=value` inside a command line: after a prompt (`$ PGPASSWORD=x psql`), `&&`, `env`, `sudo`,
+# other assignments. The value is a shell word: it runs to the next blank unless quoted; a quoted
+# value cut off before its closing quote runs to the end of the line.
+_SHELL_ASSIGN = re.compile(
+    rf"""
+    (?<![\w$.@/:-])(?P<key>[A-Za-z_][A-Za-z0-9_]{{0,63}})=
+    (?: "(?P<dq>[^"\n]{{1,4096}})"?
+      | '(?P<sq>[^'\n]{{1,4096}})'?
+      | (?P<bare>[^\s"'`{_CTRL}][^\s{_CTRL}]{{0,4095}})
+    )
+    """,
+    re.VERBOSE,
+)
+_SHELL_STARTERS = frozenset(
+    {
+        "export", "env", "sudo", "-E", "set", "local", "declare", "readonly", "typeset", "ENV", "RUN",
+        "command", "exec", "time", "nohup", "-e", "--env", "--build-arg", "--set", "&&", "||", ";", "|",
+        "(", "$(", "`", "then", "do", "else",
+    }
+)  # fmt: skip
+_PROMPT_END = re.compile(r"(?:^|.*[\w~/\])])?[$#%>❯➜»λ]$")
+_HISTORY_NUMBER = re.compile(r"[0-9]{1,7}\*?")
+_SHELL_WORD_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")
+
+# A YAML/header line whose unquoted value holds characters that end a value in code (`)`, `;`):
+# `secret_key: django-insecure-!1-fb)3=%h4...` or `X-Secret-Key: a;b`.
+_YAML_LINE = re.compile(
+    r"""^[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z_][\w.-]{0,63}):[ \t]+"""
+    r"""(?P<bare>[^\s"'#&*!|>{\[][^\s]{0,4095})[ \t]*\r?$""",
+    re.MULTILINE,
 )
 
 _XML_ELEMENT = re.compile(r"<(?P<key>[A-Za-z_][\w:.-]{0,63})>(?P<secret>[^<>\n]{1,1024})</(?P=key)>")
@@ -487,12 +660,86 @@ _RULES: tuple[_Rule, ...] = (
         "sharedaccesskey=",
     ),
     _token("azure-sas-token", r"[?&]sig=(?P<secret>[A-Za-z0-9%+/]{20,200}=*)", "sig="),
+    # Provider formats gitleaks and detect-secrets also know (our own patterns, from each format).
+    _token("twilio-key", r"(?P<secret>SK[0-9a-fA-F]{32})(?![0-9A-Za-z])", "sk"),
+    _token("telegram-bot-token", r"(?P<secret>[0-9]{8,10}:AA[A-Za-z0-9_-]{33})(?![\w-])", ":aa"),
+    _token("shopify-token", r"(?P<secret>shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32})(?![0-9A-Za-z])", "shp"),
     _token(
-        "url-password",
-        # scheme://user:PASSWORD@host; the password may hold ':' and '@' but not '/' or '?' (path, query).
-        r"""://[^\s:/@'"<>\[\]]{0,256}:(?P<secret>[^\s/?'"<>\[\]]{1,256})@""",
-        "://",
+        "discord-webhook",
+        r"discord(?:app)?\.com/api/webhooks/(?P<secret>[0-9]{17,20}/[A-Za-z0-9_-]{60,68})",
+        "discord",
     ),
+    _token(
+        "discord-token",
+        r"(?P<secret>[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38})(?![\w-])",
+        ".",
+    ),
+    _token(
+        "age-secret-key",
+        r"(?P<secret>AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})",
+        "age-secret-key-1",
+    ),
+    _token("airtable-token", r"(?P<secret>pat[A-Za-z0-9]{14}\.[a-f0-9]{64})(?![0-9a-z])", "pat"),
+    _token("alibaba-access-key", r"(?P<secret>LTAI[A-Za-z0-9]{12,20})(?![A-Za-z0-9])", "ltai"),
+    _token("atlassian-token", r"(?P<secret>ATATT3[A-Za-z0-9_=-]{150,250})", "atatt3"),
+    _token("databricks-token", r"(?P<secret>dapi[a-f0-9]{32}(?:-[0-9])?)(?![0-9a-z])", "dapi"),
+    _token("dockerhub-token", rf"(?P<secret>dckr_(?:pat|oat)_[{_URLSAFE}]{{27,80}})", "dckr_"),
+    _token("doppler-token", r"(?P<secret>dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44})", "dp."),
+    _token("figma-token", rf"(?P<secret>figd_[{_URLSAFE}]{{40,60}})", "figd_"),
+    _token(
+        "grafana-token",
+        r"(?P<secret>glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}|glc_[A-Za-z0-9+/]{32,400}={0,2})",
+        "glsa_", "glc_",
+    ),
+    _token("linear-key", r"(?P<secret>lin_(?:api|oauth)_[A-Za-z0-9]{40})", "lin_"),
+    _token("mailchimp-key", r"(?P<secret>[0-9a-f]{32}-us[0-9]{1,2})(?![0-9A-Za-z])", "-us"),
+    _token("mailgun-key", r"(?P<secret>key-[0-9a-f]{32})(?![0-9A-Za-z])", "key-"),
+    _token(
+        "mapbox-secret-token",
+        rf"(?P<secret>sk\.eyJ[{_URLSAFE}]{{10,400}}\.[{_URLSAFE}]{{20,100}})",
+        "sk.eyj",
+    ),
+    _token(
+        "new-relic-key",
+        r"(?P<secret>NR(?:AK|II|JS|AA)-[A-Z0-9]{27})(?![A-Za-z0-9])",
+        "nrak-", "nrii-", "nrjs-", "nraa-",
+    ),
+    _token(
+        "notion-token",
+        r"(?P<secret>ntn_[A-Za-z0-9]{46}|secret_[A-Za-z0-9]{43})(?![A-Za-z0-9])",
+        "ntn_", "secret_",
+    ),
+    _token("postman-key", r"(?P<secret>PMAK-[a-f0-9]{24}-[a-f0-9]{34})", "pmak-"),
+    _token("pulumi-token", r"(?P<secret>pul-[a-f0-9]{40})(?![0-9a-z])", "pul-"),
+    _token("sentry-token", r"(?P<secret>sntry[us]_[A-Za-z0-9_+/=-]{40,600})", "sntry"),
+    _token(
+        "square-token",
+        rf"(?P<secret>EAAA[{_URLSAFE}]{{60}}|sq0(?:atp|csp)-[{_URLSAFE}]{{22,43}})",
+        "eaaa", "sq0",
+    ),
+    _token("supabase-token", r"(?P<secret>sbp_[a-f0-9]{40})(?![0-9a-z])", "sbp_"),
+    _token(
+        "terraform-token",
+        r"(?P<secret>[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70})",
+        "atlasv1",
+    ),
+    _token(
+        "private-key",
+        # A DER key body without its BEGIN line: PKCS#1 RSA, PKCS#8 (RSA, EC, Ed25519), SEC1 EC and
+        # OpenSSH start with these bytes; certificates and public keys do not.
+        rf"(?P<secret>(?:MII[{_B64}]{{3}}IBAAK|MII[{_B64}]{{3}}IBADAN|MIG[{_B64}]AgEAMBMG|MC4CAQAwBQYDK2Vw"
+        rf"|MHcCAQEEI|MIGkAgEBBD|b3BlbnNzaC1rZXktdjEA)[{_B64}]{{8,128}}"
+        rf"(?:(?:\r?\n|\\n)?[{_B64}]{{8,128}}){{0,400}}={{0,2}})",
+        "mii", "mig", "mc4caqawbqydk2vw", "mhccaqeei", "b3blbnnzac1rzxktdjea",
+    ),
+    _Rule(
+        "url-password",
+        # scheme://user:PASSWORD@host; the password may hold ':', '?' and '@' but not '/' (a path).
+        re.compile(r"""://[^\s:/@'"<>\[\]]{0,256}:(?P<secret>[^\s/'"<>\[\]]{1,256})@"""),
+        classify=_classify_url_password,
+        hints=("://",),
+    ),
+    _Rule("private-key", _PEM_END, span=_pem_body_before_end, hints=("-----end",)),
     # Context rules: case-insensitive or keyed patterns, run only on lines holding one of the hints.
     _context(
         "aws-secret-access-key",
@@ -509,13 +756,13 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _context(
         "bearer-token",
-        r"""(?i:authorization)["']?[ \t]*[:=][ \t]*["']?(?i:bearer|token)[ \t]+"""
+        r"""(?i:authorization)["']?(?:[ \t]*[:=][ \t]*|[ \t]+)f?["']?(?i:bearer|token)[ \t]+"""
         r"(?P<secret>[A-Za-z0-9._~+/-]{8,4096}=*)",
         "authorization",
     ),
     _context(
         "basic-auth",
-        r"""(?i:authorization)["']?[ \t]*[:=][ \t]*["']?(?i:basic)[ \t]+"""
+        r"""(?i:authorization)["']?(?:[ \t]*[:=][ \t]*|[ \t]+)f?["']?(?i:basic)[ \t]+"""
         r"(?P<secret>[A-Za-z0-9+/]{4,4096}=*)",
         "authorization",
     ),
@@ -524,10 +771,30 @@ _RULES: tuple[_Rule, ...] = (
         r"\b(?:docker|podman|nerdctl)[ \t]+login\b[^\n]{0,200}?[ \t]-p[ \t]+(?P<secret>[^\s-]\S{0,1023})",
         "login",
     ),
-    _context(
+    _Rule(
         "generic-password",
-        r"\bmysql(?:dump|admin)?[ \t][^\n]{0,200}?[ \t]-p(?P<secret>[^\s-]\S{0,1023})",
-        "mysql",
+        re.compile(
+            r"""\b(?:mysql(?:dump|admin)?[ \t][^\n]{0,200}?[ \t]-p|sshpass\b[^\n]{0,100}?[ \t]-p[ \t]*)"""
+            r"""(?:'(?P<sq>[^'\n]{1,1024})'|"(?P<dq>[^"\n]{1,1024})"|(?P<bare>[^\s'"-]\S{0,1023}))"""
+        ),
+        ("sq", "dq", "bare"),
+        _classify_flag_password,
+        hints=("mysql", "sshpass"),
+        by_line=True,
+    ),
+    _context(
+        "basic-auth",
+        # `curl -u user:pass`, `curl --user "user:pass"`, httpie's `-a user:pass`: only the password.
+        r"""\b(?:curl|https?|wget)\b[^\n]{0,300}?[ \t](?:-u|--user|-a|--auth)(?:[ \t]+|=)["']?"""
+        r"""[^\s:"'$]{1,256}:(?P<secret>[^\s"']{1,256})""",
+        "curl", "http", "wget",
+    ),
+    _Rule(
+        "generic-password",
+        re.compile(r"""[?&;](?i:password|passwd|pwd)=(?P<secret>[^&;\s"'<>]{1,256})"""),
+        classify=_classify_query_password,
+        hints=("password=", "passwd=", "pwd="),
+        by_line=True,
     ),
     _context(
         "generic-password",
@@ -539,8 +806,21 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _Rule("generic-secret", _CLI_FLAG, ("dq", "sq", "bare"), _classify_literal, by_line=True),
     _Rule("generic-secret", _XML_ELEMENT, classify=_classify_literal, by_line=True),
-    _Rule("generic-secret", _ENV_LINE, ("dq", "sq", "bare"), _classify_assignment, by_line=True),
-    _Rule("generic-secret", _ASSIGNMENT, _VALUE_GROUPS, _classify_assignment, by_line=True),
+    _Rule("generic-secret", _SHELL_ASSIGN, ("dq", "sq", "bare"), _classify_shell_assignment, by_line=True),
+    _Rule(
+        "generic-secret", _ENV_LINE, ("dq", "sq", "dqo", "sqo", "bare"), _classify_assignment, by_line=True
+    ),
+    _Rule("generic-secret", _YAML_LINE, ("bare",), _classify_yaml_line, by_line=True),
+    _Rule(
+        "generic-secret", _ASSIGNMENT, _VALUE_GROUPS, _classify_assignment, by_line=True, retry_inside=True
+    ),
+    _Rule(
+        "generic-password",
+        _PROSE_PASSWORD_KEY,
+        span=_prose_password,
+        hints=("pass", "pwd", "pw"),
+        by_line=True,
+    ),
 )  # fmt: skip
 
 _ANSI_ESCAPE = re.compile(rf"{_ANSI_CSI}|\x1b\][^\x07\x1b]{{0,512}}(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]")
@@ -594,17 +874,17 @@ class _Scan:
                 return True
         return False
 
-    def matches(self, rule: _Rule) -> Iterator[re.Match[str]]:
+    def spans(self, rule: _Rule) -> Iterator[tuple[int, int]]:
+        """The parts of the text ``rule`` searches: all of it, or the lines holding its hints."""
         hints = rule.hints or _SECRET_KEY_HINTS
         if not self.has_any(hints):
             return
         if not rule.by_line or not self._aligned:
-            yield from rule.pattern.finditer(self.text)
+            yield 0, len(self.text)
             return
         if hints not in self._windows:
             self._windows[hints] = self._line_windows(hints)
-        for start, end in self._windows[hints]:
-            yield from rule.pattern.finditer(self.text, start, end)
+        yield from self._windows[hints]
 
     def _line_windows(self, hints: tuple[str, ...]) -> list[tuple[int, int]]:
         """Spans of whole lines covering every line that holds one of ``hints``, in order."""
@@ -633,20 +913,44 @@ class _Scan:
 
     def candidates(self, rule: _Rule) -> Iterator[Finding]:
         text = self.text
-        for match in self.matches(rule):
-            name = _group(match, rule.groups)
-            if name is None:
-                continue
-            start, end = match.span(name)
-            if rule.word_start and start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_-"):
-                continue
-            value = match.group(name)
-            if rule.classify is not None:
-                kind = rule.classify(match, value)
-            else:
-                kind = None if is_placeholder(value) else rule.kind
-            if kind is not None:
-                yield Finding(kind, start, end)
+        for window_start, window_end in self.spans(rule):
+            position = window_start
+            while position < window_end:
+                match = rule.pattern.search(text, position, window_end)
+                if match is None:
+                    break
+                position = match.end() if match.end() > match.start() else match.start() + 1
+                if rule.span is not None:
+                    found = rule.span(match)
+                    if found is not None:
+                        yield Finding(rule.kind, *found)
+                    continue
+                name = _group(match, rule.groups)
+                if name is None:
+                    continue
+                start, end = match.span(name)
+                if rule.word_start and start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_-"):
+                    position = match.start() + 1
+                    continue
+                value = match.group(name)
+                if rule.classify is not None:
+                    kind = rule.classify(match, value)
+                else:
+                    kind = None if is_placeholder(value) else rule.kind
+                if kind is not None:
+                    yield Finding(kind, start, end)
+                elif rule.retry_inside and _may_hide_a_key(match, value):
+                    position = start
+
+
+def _may_hide_a_key(match: re.Match[str], value: str) -> bool:
+    """A rejected ``key = value`` whose key is no secret but whose value holds a secret-looking
+    name: search again from the value. Each retry is followed by a match on a secret key, which
+    is never retried, so the search stays linear."""
+    if "key" not in match.groupdict() or key_kind(match.group("key")) is not None:
+        return False
+    head = value[:256].lower()
+    return any(hint in head for hint in _SECRET_KEY_HINTS)
 
 
 class _Visible:
@@ -765,8 +1069,22 @@ def redact_text(text: str) -> str:
     return redact(text).text
 
 
+def _redact_tag(tag: str) -> str:
+    """A language or tool tag, which records have lower-cased already (so ``AKIA...`` arrives as
+    ``akia...``): redacted as a whole when it holds a secret in either case or looks random."""
+    digits = sum(c.isdigit() for c in tag)
+    if (
+        redact(tag).findings
+        or redact(tag.upper()).findings
+        or len(tag) > 48
+        or (len(tag) >= 16 and digits >= 3)
+    ):
+        return PLACEHOLDER.format(kind="tag")
+    return tag
+
+
 def _redact_tags(values: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(redact_text(value) for value in values)
+    return tuple(_redact_tag(value) for value in values)
 
 
 def redact_draft(draft: MemoryDraft) -> MemoryDraft:
@@ -782,7 +1100,7 @@ def redact_draft(draft: MemoryDraft) -> MemoryDraft:
         workspace=redact_text(provenance.workspace),
         source=redact_text(provenance.source),
         distilled_by=redact_text(provenance.distilled_by),
-        episode_ids=_redact_tags(provenance.episode_ids),
+        episode_ids=tuple(redact_text(value) for value in provenance.episode_ids),
     )
     return attrs.evolve(
         draft,
