@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from carryover.pipeline.capture.sink import PoolEventSink, event_to_row
-from carryover.pipeline.events import CapturedEvent
+from carryover.pipeline.capture.documents import DocumentTracker
+from carryover.pipeline.capture.sink import PoolEventSink, event_to_row, row_payload
+from carryover.pipeline.events import MalformedEvent
 from carryover.pipeline.segment import (
     DISTILLED,
     FINISHED,
@@ -25,6 +27,7 @@ from carryover.pool.schema import EventRow
 from carryover.pool.store import MemoryStore
 from carryover.vocabulary import tools as commands
 from tests.data.sessions.build_sessions import EXPECTED, load_session, session_names
+from tests.support.events import diagnostic, diagnostics, ended, saved, shell
 from tests.support.openai_server import hashed_embedding
 from tests.support.pools import pool_config
 
@@ -124,20 +127,10 @@ def test_a_failure_then_a_long_pause_then_new_work_splits_episodes() -> None:
     ws = "/w"
     t = datetime(2026, 1, 1, 9)
     events = [
-        CapturedEvent("terminal.ended", ws, "terminal", {"command": "pytest", "exit_code": 1}, t),
-        CapturedEvent(
-            "terminal.ended", ws, "terminal", {"command": "pytest", "exit_code": 1}, t + timedelta(hours=2)
-        ),
-        CapturedEvent(
-            "document.saved", ws, "editor", {"path": "a.py", "diff": ""}, t + timedelta(hours=2, minutes=1)
-        ),
-        CapturedEvent(
-            "terminal.ended",
-            ws,
-            "terminal",
-            {"command": "pytest", "exit_code": 0},
-            t + timedelta(hours=2, minutes=2),
-        ),
+        ended(ws, "pytest", 1, t),
+        ended(ws, "pytest", 1, t + timedelta(hours=2)),
+        saved(ws, "a.py", t + timedelta(hours=2, minutes=1)),
+        ended(ws, "pytest", 0, t + timedelta(hours=2, minutes=2)),
     ]
     rows = [event_to_row(event, f"e{index}") for index, event in enumerate(events)]
     finished, _open, _a, _h = segment_events(rows, now=t + timedelta(hours=5))
@@ -147,18 +140,10 @@ def test_a_failure_then_a_long_pause_then_new_work_splits_episodes() -> None:
 def test_a_diagnostic_that_clears_with_no_change_is_withdrawn() -> None:
     ws = "/w"
     t = datetime(2026, 1, 1, 9)
-    error = {"severity": 1, "message": "Cannot find name 'x'.", "code": "2304", "source": "ts"}
+    error = diagnostic("Cannot find name 'x'.", "2304", "ts")
     events = [
-        CapturedEvent(
-            "diagnostics.changed",
-            ws,
-            "editor",
-            {"path": "a.ts", "diagnostics": [error], "after_save": True},
-            t,
-        ),
-        CapturedEvent(
-            "diagnostics.changed", ws, "editor", {"path": "a.ts", "diagnostics": []}, t + timedelta(seconds=5)
-        ),
+        diagnostics(ws, "a.ts", (error,), t, after_save=True),
+        diagnostics(ws, "a.ts", (), t + timedelta(seconds=5)),
     ]
     rows = [event_to_row(event, f"e{index}") for index, event in enumerate(events)]
     finished, still_open, assignment, _h = segment_events(rows, now=t + timedelta(hours=1))
@@ -169,17 +154,11 @@ def test_a_diagnostic_that_clears_with_no_change_is_withdrawn() -> None:
 def test_a_standing_diagnostic_is_confirmed_after_the_settle_time() -> None:
     ws = "/w"
     t = datetime(2026, 1, 1, 9)
-    error = {"severity": 1, "message": "Object is possibly 'undefined'.", "code": "2532", "source": "ts"}
+    error = diagnostic("Object is possibly 'undefined'.", "2532", "ts")
     events = [
-        CapturedEvent("diagnostics.changed", ws, "editor", {"path": "a.ts", "diagnostics": [error]}, t),
-        CapturedEvent("document.saved", ws, "editor", {"path": "b.ts", "diff": ""}, t + timedelta(seconds=5)),
-        CapturedEvent(
-            "diagnostics.changed",
-            ws,
-            "editor",
-            {"path": "a.ts", "diagnostics": []},
-            t + timedelta(seconds=40),
-        ),
+        diagnostics(ws, "a.ts", (error,), t),
+        saved(ws, "b.ts", t + timedelta(seconds=5)),
+        diagnostics(ws, "a.ts", (), t + timedelta(seconds=40)),
     ]
     rows = [event_to_row(event, f"e{index}") for index, event in enumerate(events)]
     # Within the settle time the first two events are held (replayed next run), not decided.
@@ -188,6 +167,59 @@ def test_a_standing_diagnostic_is_confirmed_after_the_settle_time() -> None:
     finished, _o, assignment, held = segment_events(rows, now=t + timedelta(hours=1))
     assert [e.outcome for e in finished] == ["success"] and finished[0].event_ids == ["e0", "e1", "e2"]
     assert not held
+
+
+def test_an_error_published_after_a_save_from_the_tracker_opens_an_episode() -> None:
+    """The editor's one producer (DocumentTracker) feeds segmentation: a save, then an error in the
+    first publication after it, opens an episode; the next save and a clean publication close it."""
+    ws = "/w"
+    clock = iter(datetime(2026, 1, 1, 9, 0, second) for second in range(0, 60, 5))
+    tracker = DocumentTracker([ws], clock=lambda: next(clock))
+    uri = "file:///w/src/a.py"
+    events = [
+        *tracker.open(uri, "python", 1, "x = 1\n"),
+        *tracker.save(uri, "x: int = 'one'\n"),
+        *tracker.diagnostics(uri, [{"severity": 1, "message": "Incompatible types", "code": "assignment"}]),
+        *tracker.save(uri, "x: int = 1\n"),
+        *tracker.diagnostics(uri, []),
+    ]
+    rows = [event_to_row(event, f"e{index}") for index, event in enumerate(events)]
+    finished, still_open, _assignment, _h = segment_events(rows, now=datetime(2026, 1, 1, 10))
+    assert not still_open and [e.outcome for e in finished] == ["success"]
+    assert finished[0].event_ids == ["e2", "e3", "e4"]
+    assert "error assignment in src/a.py" in finished[0].goal
+
+
+def test_a_malformed_stored_payload_is_reported_not_read_as_empty(
+    fast_store: MemoryStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored failing command whose payload is damaged is counted and logged once, joins the
+    episode as a plain event, and the episode is still segmented from the rest."""
+    ws = "/w"
+    t = datetime(2026, 1, 1, 9)
+    events = [
+        ended(ws, "pytest", 1, t),
+        ended(ws, "pytest", 1, t + timedelta(seconds=10)),
+        saved(ws, "a.py", t + timedelta(seconds=20), "+fixed\n"),
+        ended(ws, "pytest", 0, t + timedelta(seconds=30)),
+    ]
+    rows = [event_to_row(event, f"evt_{index}") for index, event in enumerate(events)]
+    damaged = rows[1].model_copy(update={"payload": '{"command": "pytest", "exit_code": "one"}'})
+    unknown = rows[2].model_copy(update={"id": "evt_x", "type": "document.renamed"})
+    fast_store.append_events([rows[0], damaged, rows[2], unknown, rows[3]])
+    with caplog.at_level(logging.WARNING, logger="carryover.pipeline.capture.sink"):
+        report = segment_pending(fast_store, now=t + timedelta(hours=1))
+        again = segment_events(fast_store.read_events(), now=t + timedelta(hours=1))
+    assert set(report.malformed) == {"evt_1", "evt_x"}
+    [episode] = report.finished
+    assert episode.outcome == "success" and episode.event_ids == ["evt_0", "evt_1", "evt_2", "evt_x", "evt_3"]
+    warnings = [record.getMessage() for record in caplog.records if "malformed" in record.getMessage()]
+    assert sum("evt_1" in message for message in warnings) == 1, warnings  # once, not per read
+    assert any("exit_code" in message and "expected int" in message for message in warnings)
+    assert any("unknown event type 'document.renamed'" in message for message in warnings)
+    assert again[0][0].event_ids == episode.event_ids
+    with pytest.raises(MalformedEvent, match="evt_1"):
+        row_payload(damaged)
 
 
 def test_grep_finding_nothing_or_ctrl_c_is_not_a_failure() -> None:
@@ -239,11 +271,7 @@ def test_segmentation_resumes_over_the_pool_after_a_restart(fast_store: MemorySt
 
 
 def test_workspace_segmenter_ignores_events_of_no_workspace() -> None:
-    rows = [
-        event_to_row(
-            CapturedEvent("shell.command", "", "shell-hook", {"command": "make", "exit_code": 2}), "e0"
-        )
-    ]
+    rows = [event_to_row(shell("", "make", 2), "e0")]
     finished, still_open, assignment, _h = segment_events(rows)
     assert not finished and not still_open and assignment == {"e0": NO_EPISODE}
     assert WorkspaceSegmenter("/w").open_row() is None

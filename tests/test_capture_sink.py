@@ -13,10 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from carryover.pipeline.capture.sink import PoolEventSink
-from carryover.pipeline.events import CapturedEvent
+import attrs
+
+from carryover.pipeline.capture.sink import PoolEventSink, redact_value, row_payload
+from carryover.pipeline.events import Diagnostic, DiagnosticsChanged, TerminalEnded
 from carryover.pool.schema import EventRow
 from carryover.pool.store import MemoryStore
+from tests.support.events import diagnostic, diagnostics, ended, shell, started
 from tests.support.pools import ROOT, pool_config
 from tests.test_capture_segment import HashEmbedder, fast_store
 
@@ -27,8 +30,8 @@ WRITER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from carryover.pool.store import MemoryStore
-    from carryover.pipeline.events import CapturedEvent
     from carryover.pipeline.capture.sink import PoolEventSink
+    from tests.support.events import shell
     from tests.support.pools import pool_config
     from tests.test_capture_segment import HashEmbedder
 
@@ -37,7 +40,7 @@ WRITER = textwrap.dedent(
     sink = PoolEventSink(store, flush_interval_s=0.2, batch_size=1000)
 
     def event(n):
-        return CapturedEvent("shell.command", "/w", "shell-hook", {"command": f"make {n}", "exit_code": 0})
+        return shell("/w", f"make {n}", 0)
 
     for n in range(40):
         sink.record(event(n))
@@ -98,10 +101,10 @@ class SlowStore:
 def test_record_returns_at_once_and_batches_in_the_background() -> None:
     store = SlowStore()
     sink = PoolEventSink(store, flush_interval_s=0.1, batch_size=100)
-    started = time.perf_counter()
+    begun = time.perf_counter()
     for n in range(500):
-        sink.record(CapturedEvent("terminal.started", "/w", "terminal", {"command": f"x{n}"}))
-    assert time.perf_counter() - started < 0.25  # the writes take >= 0.25 s; record never waits for them
+        sink.record(started("/w", f"x{n}"))
+    assert time.perf_counter() - begun < 0.25  # the writes take >= 0.25 s; record never waits for them
     sink.flush(10)
     assert sum(len(batch) for batch in store.batches) == 500
     assert all(len(batch) <= 100 for batch in store.batches) and len(store.batches) >= 5
@@ -112,39 +115,62 @@ def test_record_returns_at_once_and_batches_in_the_background() -> None:
 def test_a_failed_write_is_retried_with_the_same_batch() -> None:
     store = SlowStore(fail_first=2)
     sink = PoolEventSink(store, flush_interval_s=0.05, retry_backoff_s=(0.01, 0.05))
-    sink.record(CapturedEvent("terminal.started", "/w", "terminal", {"command": "x"}))
+    sink.record(started("/w", "x"))
     sink.close()
     assert [len(batch) for batch in store.batches] == [1] and sink.stats.failed_writes == 2
 
 
 def test_payload_strings_are_redacted_before_the_pool(fast_store: MemoryStore) -> None:
+    """Every string field of a typed payload is redacted, also inside its records (a diagnostic's
+    message); what is not a secret, and the payload's types, are kept."""
     secret = "ghp_Zx9Q2mK7vT4bN8cR1wY6uE3sA5dF0gH2jL4p"
     sink = PoolEventSink(fast_store)
     when = datetime(2026, 3, 1, 12, 0, 0)
-    sink.record(
-        CapturedEvent(
-            "terminal.ended",
-            "/w",
-            "terminal",
-            {
-                "command": f"git clone https://x-access-token:{secret}@github.com/acme/api.git",
-                "exit_code": 128,
-                "output_tail": f"export GITHUB_TOKEN={secret}\nfatal: Authentication failed",
-                "nested": [{"env": f"TOKEN={secret}"}],
-            },
-            when,
-        )
+    command = ended("/w", f"git clone https://x-access-token:{secret}@github.com/acme/api.git", 128, when)
+    command = attrs.evolve(
+        command,
+        payload=attrs.evolve(
+            command.payload, output_tail=f"export GITHUB_TOKEN={secret}\nfatal: Authentication failed"
+        ),
     )
+    leaked = diagnostics("/w", "a.py", (diagnostic(f"token TOKEN={secret} is not valid", "E1"),), when)
+    sink.record(command)
+    sink.record(leaked)
     sink.close()
-    (row,) = fast_store.read_events()
-    assert secret not in row.payload and "[REDACTED:" in row.payload
-    payload = json.loads(row.payload)
-    assert payload["exit_code"] == 128 and "Authentication failed" in payload["output_tail"]
-    assert row.time == when and row.episode_id == "" and row.id.startswith("evt_")
+    rows = {row.type: row for row in fast_store.read_events()}
+    for row in rows.values():
+        assert secret not in row.payload and "[REDACTED:" in row.payload
+        assert row.time == when and row.episode_id == "" and row.id.startswith("evt_")
+    payload = row_payload(rows["terminal.ended"])
+    assert isinstance(payload, TerminalEnded)
+    assert payload.exit_code == 128 and "Authentication failed" in payload.output_tail
+    read = row_payload(rows["diagnostics.changed"])
+    assert isinstance(read, DiagnosticsChanged) and read.diagnostics[0].code == "E1"
+    assert "is not valid" in read.diagnostics[0].message
+
+
+def test_redact_value_keeps_the_payload_typed() -> None:
+    secret = "ghp_Zx9Q2mK7vT4bN8cR1wY6uE3sA5dF0gH2jL4p"
+    event = diagnostics("/w", f"{secret}.py", (diagnostic(f"TOKEN={secret}"),))
+    clean = redact_value(event.payload)
+    assert type(clean) is DiagnosticsChanged and type(clean.diagnostics[0]) is Diagnostic
+    assert secret not in repr(clean) and clean.errors == 1 and clean.diagnostics[0].range.start.line == 0
+
+
+def test_a_producer_value_of_the_wrong_type_is_dropped_and_counted(fast_store: MemoryStore) -> None:
+    """Validated at the writing end too: a payload whose field has the wrong type (a bug in a
+    producer) is not stored as something unreadable."""
+    bad = shell("/w", "make", 0)
+    bad = attrs.evolve(bad, payload=attrs.evolve(bad.payload, exit_code="0"))  # type: ignore[arg-type]
+    sink = PoolEventSink(fast_store)
+    sink.record(bad)
+    sink.record(shell("/w", "make", 0))
+    sink.close()
+    assert sink.stats.dropped == 1 and sink.stats.persisted == 1 and fast_store.count_events() == 1
 
 
 def test_resending_an_event_with_a_stable_id_stores_it_once(fast_store: MemoryStore) -> None:
-    event = CapturedEvent("shell.command", "/w", "shell-hook", {"command": "make"}, id="evt_stable")
+    event = attrs.evolve(shell("/w", "make"), id="evt_stable")
     sink = PoolEventSink(fast_store)
     sink.record(event)
     sink.flush()

@@ -15,11 +15,12 @@ from carryover.pipeline.capture.sink import PoolEventSink
 from carryover.pipeline.distill.cli import run_distill
 from carryover.pipeline.distill.llm import LLMDistiller, LLMSettings, make_distiller
 from carryover.pipeline.distill.offline import OfflineDistiller
-from carryover.pipeline.events import CapturedEvent
+from carryover.pipeline.events import TerminalEnded
 from carryover.pipeline.segment import DISTILLED, FINISHED, segment_pending
 from carryover.pool.records import Kind
 from carryover.pool.store import MemoryStore
 from tests.data.sessions.build_sessions import load_session
+from tests.support.events import shell
 from tests.support.openai_server import FakeOpenAIServer
 from tests.test_capture_segment import fast_store
 
@@ -73,12 +74,12 @@ def one_episode(store: MemoryStore, secret: bool = True) -> str:
     events = load_session("python_sql_parameters.jsonl")
     if secret:
         first = events[0]
-        payload = dict(first.payload)
-        payload["output_head"] = (
+        assert isinstance(first.payload, TerminalEnded)
+        head = (
             f"export AWS_ACCESS_KEY_ID={SECRET_KEY}\nexport AWS_SECRET_ACCESS_KEY={SECRET}\n"
-            + payload["output_head"]
+            + first.payload.output_head
         )
-        events[0] = attrs.evolve(first, payload=payload)
+        events[0] = attrs.evolve(first, payload=attrs.evolve(first.payload, output_head=head))
     sink = PoolEventSink(store, flush_interval_s=0.05)
     for event in events:
         sink.record(event)
@@ -282,9 +283,7 @@ def test_no_endpoint_configured_means_offline() -> None:
 
 def test_events_recorded_without_a_secret_are_kept_verbatim(fast_store: MemoryStore) -> None:
     sink = PoolEventSink(fast_store)
-    sink.record(
-        CapturedEvent("shell.command", "/w", "shell-hook", {"command": "pytest -k 'name'", "exit_code": 0})
-    )
+    sink.record(shell("/w", "pytest -k 'name'", 0))
     sink.close()
     (row,) = fast_store.read_events()
     assert json.loads(row.payload)["command"] == "pytest -k 'name'"

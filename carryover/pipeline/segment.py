@@ -47,13 +47,16 @@ from typing import Any, Protocol
 
 import attrs
 
-from carryover.pipeline.capture.sink import row_payload
+from carryover.pipeline.capture.sink import read_payload
 from carryover.pipeline.events import (
-    DIAGNOSTICS_CHANGED,
     DOCUMENT_SAVED,
     FILE_CHANGED,
-    SHELL_COMMAND,
-    TERMINAL_ENDED,
+    DiagnosticsChanged,
+    DocumentSaved,
+    FileChanged,
+    MalformedEvent,
+    ShellCommand,
+    TerminalEnded,
 )
 from carryover.pool.locking import PoolLock
 from carryover.pool.schema import EpisodeRow, EventRow
@@ -120,16 +123,16 @@ def episode_id_for(workspace: str, first_event_id: str) -> str:
     return f"ep_{digest[:20]}"
 
 
-def _diagnostic_errors(payload: dict[str, Any]) -> dict[str, str]:
+def _diagnostic_errors(payload: DiagnosticsChanged) -> dict[str, str]:
     """``{key: label}`` of the error diagnostics in a ``diagnostics.changed`` payload."""
-    path = str(payload.get("path") or payload.get("uri") or "")
+    path = payload.path
     errors: dict[str, str] = {}
-    for item in payload.get("diagnostics") or []:
-        if not isinstance(item, dict) or int(item.get("severity") or 1) != 1:
+    for item in payload.diagnostics:
+        if not item.is_error:
             continue
-        message = " ".join(str(item.get("message") or "").split())
-        code = str(item.get("code") or "")
-        tool = str(item.get("source") or payload.get("source") or "")
+        message = " ".join(item.message.split())
+        code = item.code
+        tool = item.source or payload.source
         key = f"diag:{path}\x1f{tool}\x1f{code or message[:200]}"
         errors[key] = f"{tool + ' ' if tool else ''}error{' ' + code if code else ''} in {path}: {message}"
     return errors
@@ -147,6 +150,7 @@ class WorkspaceSegmenter:
         self._diagnostics: dict[str, set[str]] = {}
         self._candidates: dict[str, _Candidate] = {}
         self._buffer: list[EventRow] = []
+        self.malformed: list[MalformedEvent] = []
 
     # -- results --------------------------------------------------------------------------
 
@@ -167,12 +171,15 @@ class WorkspaceSegmenter:
         if episode is not None and (row.time - episode.last_at).total_seconds() > self.config.gap_s:
             self._finish(episode, "failure")
         self._settle(row.time)
-        payload = row_payload(row)
-        if row.type in (TERMINAL_ENDED, SHELL_COMMAND):
+        payload = read_payload(row)
+        if isinstance(payload, MalformedEvent):  # reported; joins an open episode as a plain event
+            self.malformed.append(payload)
+            self._attach(row)
+        elif isinstance(payload, (TerminalEnded, ShellCommand)):
             self._command(row, payload)
-        elif row.type == DIAGNOSTICS_CHANGED:
+        elif isinstance(payload, DiagnosticsChanged):
             self._diagnostics_changed(row, payload)
-        elif row.type in (DOCUMENT_SAVED, FILE_CHANGED):
+        elif isinstance(payload, (DocumentSaved, FileChanged)):
             self._change(row, payload)
         else:
             self._attach(row)
@@ -187,10 +194,9 @@ class WorkspaceSegmenter:
 
     # -- event kinds ----------------------------------------------------------------------
 
-    def _command(self, row: EventRow, payload: dict[str, Any]) -> None:
-        command = str(payload.get("command") or "")
-        exit_code = payload.get("exit_code")
-        code = int(exit_code) if isinstance(exit_code, (int, float)) else None
+    def _command(self, row: EventRow, payload: TerminalEnded | ShellCommand) -> None:
+        command = payload.command
+        code = payload.exit_code
         if commands.failure_counts(command, code):
             shape = commands.shape(command)
             key = f"cmd:{shape.family}\x1f{' '.join(shape.targets)}"
@@ -227,9 +233,8 @@ class WorkspaceSegmenter:
         ):
             self._mark_changed(episode)
 
-    def _diagnostics_changed(self, row: EventRow, payload: dict[str, Any]) -> None:
-        path = str(payload.get("path") or payload.get("uri") or "")
-        scope = f"{payload.get('source') or ''}\x1f{path}"
+    def _diagnostics_changed(self, row: EventRow, payload: DiagnosticsChanged) -> None:
+        scope = f"{payload.source}\x1f{payload.path}"
         errors = _diagnostic_errors(payload)
         previous = self._diagnostics.get(scope, set())
         self._diagnostics[scope] = set(errors)
@@ -249,7 +254,7 @@ class WorkspaceSegmenter:
                 if candidate.event.id not in self.assignment and candidate.event.id not in self.held:
                     self._hold_or_pass(candidate.event)
         new = {key: label for key, label in errors.items() if key not in previous}
-        after_save = bool(payload.get("after_save"))
+        after_save = payload.after_save
         for key, label in new.items():
             if episode is not None and key in episode.pending:
                 continue
@@ -264,12 +269,11 @@ class WorkspaceSegmenter:
         elif row.id not in self.held:
             self._hold_or_pass(row)
 
-    def _change(self, row: EventRow, payload: dict[str, Any]) -> None:
-        if row.type == DOCUMENT_SAVED:
+    def _change(self, row: EventRow, payload: DocumentSaved | FileChanged) -> None:
+        if isinstance(payload, DocumentSaved):
             # Saved while an error stood: the error is real (confirm candidates of that document).
-            path = str(payload.get("path") or payload.get("uri") or "")
             for candidate in list(self._candidates.values()):
-                if candidate.source_path.endswith("\x1f" + path):
+                if candidate.source_path.endswith("\x1f" + payload.path):
                     self._confirm(candidate)
         episode = self.open
         if episode is None:
@@ -440,12 +444,20 @@ class SegmentReport:
     events: int
     finished: tuple[EpisodeRow, ...]
     open: tuple[EpisodeRow, ...]
+    malformed: tuple[str, ...] = ()
+    """Ids of events whose stored payload could not be read (reported; they joined episodes as
+    plain events, without their content)."""
 
 
 def segment_events(
-    rows: Iterable[EventRow], config: SegmentConfig | None = None, now: datetime | None = None
+    rows: Iterable[EventRow],
+    config: SegmentConfig | None = None,
+    now: datetime | None = None,
+    *,
+    malformed: list[str] | None = None,
 ) -> tuple[list[EpisodeRow], list[EpisodeRow], dict[str, str], set[str]]:
-    """Segment ``rows`` (any order, any workspaces): ``(finished, open, assignment, held)``."""
+    """Segment ``rows`` (any order, any workspaces): ``(finished, open, assignment, held)``. The ids
+    of events whose payload cannot be read are appended to ``malformed`` when given."""
     by_workspace: dict[str, list[EventRow]] = {}
     for row in rows:
         by_workspace.setdefault(row.workspace, []).append(row)
@@ -468,6 +480,8 @@ def segment_events(
         if open_row is not None:
             still_open.append(open_row)
         held |= segmenter.held
+        if malformed is not None:
+            malformed.extend(error.event_id for error in segmenter.malformed)
         assignment.update(
             {key: value for key, value in segmenter.assignment.items() if key not in segmenter.held}
         )
@@ -486,7 +500,8 @@ def segment_pending(
         rows = store.read_events(episode_ids=["", *[episode.id for episode in previously_open]])
         if not rows and not previously_open:
             return SegmentReport(0, (), ())
-        finished, still_open, assignment, _held = segment_events(rows, config, now)
+        malformed: list[str] = []
+        finished, still_open, assignment, _held = segment_events(rows, config, now, malformed=malformed)
         known = {episode.id for episode in (*finished, *still_open)}
         dropped = [
             EpisodeRow(**{**episode.model_dump(), "status": DISCARDED})
@@ -501,4 +516,6 @@ def segment_pending(
         store.assign_events(changes)
         if finished:
             logger.info("segmentation finished %d episode(s)", len(finished))
-        return SegmentReport(len(rows), tuple(finished), tuple(still_open))
+        if malformed:
+            logger.warning("segmentation read %d event(s) whose payload is malformed", len(malformed))
+        return SegmentReport(len(rows), tuple(finished), tuple(still_open), tuple(dict.fromkeys(malformed)))

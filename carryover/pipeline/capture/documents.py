@@ -5,58 +5,55 @@ save, close, published diagnostics) and send the :class:`CapturedEvent` values i
 sink. Keystrokes are folded into the tracked text; only a save produces an event, carrying a bounded
 unified diff against the previous save (or the text as opened).
 
-Payloads (in addition to the keys documented in :mod:`carryover.pipeline.events`):
+The payloads are :mod:`carryover.pipeline.events`' typed classes:
 
-- ``document.saved``: ``path`` (relative to the workspace when inside it), ``added`` / ``removed``
-  (line counts), ``diff_truncated``, ``diagnostics_before`` (the diagnostics published for the
-  document when it was saved, bounded: what the edit was meant to fix). For a path the exclude filter
-  matches (``.env``, key files, user globs) the diff is withheld: ``diff`` is empty and
-  ``diff_withheld`` is true.
-- ``document.closed``: ``unsaved_changes`` (the buffer differed from the last save).
-- ``diagnostics.changed``: ``errors`` / ``warnings`` (counts), ``after_save`` (the first publication
-  after a save of the document: the diagnostics *after* the edit). A publication identical to the
-  previous one for the same document is not an event.
+- :class:`~carryover.pipeline.events.DocumentSaved`: ``path`` relative to the workspace when inside
+  it, ``added`` / ``removed`` line counts (also of lines cut from the diff), ``diff_truncated``,
+  ``diagnostics_before`` (bounded). For a path the exclude filter matches (``.env``, key files, user
+  globs) the diff is withheld: ``diff`` is empty, the counts are 0 and ``diff_withheld`` is true.
+- :class:`~carryover.pipeline.events.DocumentClosed`: ``unsaved_changes``.
+- :class:`~carryover.pipeline.events.DiagnosticsChanged`: ``errors`` / ``warnings`` counts,
+  ``after_save`` (the first publication after a save of the document: the diagnostics *after* the
+  edit). A publication identical to the previous one for the same document is not an event.
+
+The limits are :mod:`carryover.vocabulary.output`'s.
 """
 
 from __future__ import annotations
 
 import difflib
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import PurePosixPath
 from typing import Any
 
 import attrs
 
 from carryover.pipeline.events import (
-    DIAGNOSTICS_CHANGED,
-    DOCUMENT_CLOSED,
-    DOCUMENT_OPENED,
-    DOCUMENT_SAVED,
     CapturedEvent,
+    Diagnostic,
+    DiagnosticsChanged,
+    DocumentClosed,
+    DocumentOpened,
+    DocumentSaved,
+    EventPayload,
+    Position,
+    Range,
+    relative_to,
+    uri_to_path,
 )
+from carryover.vocabulary import output
 
-MAX_DIFF_LINES = 160
-MAX_DIFF_CHARS = 8000
-MAX_DIFF_INPUT_CHARS = 2_000_000  # larger documents are not diffed (difflib is slow on them)
-MAX_DIAGNOSTICS = 30
-MAX_MESSAGE_CHARS = 600
+MAX_DIFF_LINES = output.DIFF_LINES
+MAX_DIFF_CHARS = output.DIFF_CHARS
+MAX_DIFF_INPUT_CHARS = output.DIFF_INPUT_CHARS
+MAX_DIAGNOSTICS = output.DIAGNOSTICS_PER_DOCUMENT
+MAX_MESSAGE_CHARS = output.MESSAGE_CHARS
+
+__all__ = ["DocumentTracker", "bounded_diff", "relative_to", "uri_to_path", "workspace_of"]
 
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def uri_to_path(uri: str) -> str:
-    """The file system path of a ``file:`` URI (other URIs are returned as they are)."""
-    parts = urllib.parse.urlsplit(uri)
-    if parts.scheme != "file":
-        return uri
-    path = urllib.parse.unquote(parts.path)
-    if len(path) >= 3 and path[0] == "/" and path[2] == ":":  # file:///C:/x on Windows
-        path = path[1:]
-    return path
 
 
 def workspace_of(path: str, workspaces: Sequence[str]) -> str:
@@ -67,13 +64,6 @@ def workspace_of(path: str, workspaces: Sequence[str]) -> str:
         if (path == clean or path.startswith(clean.rstrip("/") + "/")) and len(clean) > len(best):
             best = clean
     return best
-
-
-def relative_to(path: str, workspace: str) -> str:
-    if workspace and (path == workspace or path.startswith(workspace.rstrip("/") + "/")):
-        relative = path[len(workspace.rstrip("/")) + 1 :]
-        return relative or PurePosixPath(path).name
-    return path
 
 
 def bounded_diff(
@@ -172,26 +162,26 @@ def apply_changes(text: str, changes: Sequence[Any]) -> str:
     return text
 
 
-def normalise_diagnostic(item: Any) -> dict[str, Any]:
-    """A diagnostic as a plain dict: range (plain), severity (1 error … 4 hint), code, source,
-    message (bounded)."""
+def normalise_diagnostic(item: Any) -> Diagnostic:
+    """A diagnostic (a dict or an lsprotocol object) as a :class:`Diagnostic`: plain range, severity
+    (1 error … 4 hint), code, source, message (bounded)."""
     raw_range = _get(item, "range")
     start = _get(raw_range, "start") if raw_range is not None else None
     end = _get(raw_range, "end") if raw_range is not None else None
 
-    def position(value: Any) -> dict[str, int]:
-        return {"line": int(_get(value, "line") or 0), "character": int(_get(value, "character") or 0)}
+    def position(value: Any) -> Position:
+        return Position(line=int(_get(value, "line") or 0), character=int(_get(value, "character") or 0))
 
     severity = _get(item, "severity")
     code = _get(item, "code")
     message = str(_get(item, "message") or "")
-    return {
-        "range": {"start": position(start), "end": position(end)},
-        "severity": int(severity) if severity is not None else 1,
-        "code": "" if code is None else str(code),
-        "source": str(_get(item, "source") or ""),
-        "message": message[:MAX_MESSAGE_CHARS],
-    }
+    return Diagnostic(
+        range=Range(start=position(start), end=position(end)),
+        severity=int(severity) if severity is not None else 1,
+        code="" if code is None else str(code),
+        source=str(_get(item, "source") or ""),
+        message=message[:MAX_MESSAGE_CHARS],
+    )
 
 
 @attrs.define
@@ -232,17 +222,15 @@ class DocumentTracker:
         self._clock = clock
         self._source = source
         self._documents: dict[str, _Document] = {}
-        self._diagnostics: dict[str, list[dict[str, Any]]] = {}
+        self._diagnostics: dict[str, tuple[Diagnostic, ...]] = {}
         self._after_save: set[str] = set()
 
     def text(self, uri: str) -> str | None:
         document = self._documents.get(uri)
         return None if document is None else document.text
 
-    def _event(self, kind: str, workspace: str, payload: dict[str, Any]) -> CapturedEvent:
-        return CapturedEvent(
-            type=kind, workspace=workspace, source=self._source, payload=payload, time=self._clock()
-        )
+    def _event(self, workspace: str, payload: EventPayload) -> CapturedEvent:
+        return CapturedEvent(workspace=workspace, source=self._source, payload=payload, time=self._clock())
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> list[CapturedEvent]:
         path = uri_to_path(uri)
@@ -257,13 +245,10 @@ class DocumentTracker:
             saved_text=text,
             excluded=self._exclude(path),
         )
-        payload = {
-            "uri": uri,
-            "language_id": language_id,
-            "version": version,
-            "path": relative_to(path, workspace),
-        }
-        return [self._event(DOCUMENT_OPENED, workspace, payload)]
+        payload = DocumentOpened(
+            uri=uri, path=relative_to(path, workspace), language_id=language_id, version=version
+        )
+        return [self._event(workspace, payload)]
 
     def change(self, uri: str, version: int, changes: Sequence[Any]) -> list[CapturedEvent]:
         """Fold content changes into the tracked text. Never an event (keystrokes are not kept)."""
@@ -285,43 +270,45 @@ class DocumentTracker:
         if document.text == document.saved_text:
             return []
         name = relative_to(document.path, document.workspace)
-        payload: dict[str, Any] = {
-            "uri": uri,
-            "language_id": document.language_id,
-            "version": document.version,
-            "path": name,
-        }
         if document.excluded:
-            payload.update(
-                {"diff": "", "diff_withheld": True, "added": 0, "removed": 0, "diff_truncated": False}
-            )
+            diff, added, removed, truncated = "", 0, 0, False
         else:
             diff, added, removed, truncated = bounded_diff(document.saved_text, document.text, name)
-            payload.update({"diff": diff, "added": added, "removed": removed, "diff_truncated": truncated})
-        payload["diagnostics_before"] = self._diagnostics.get(uri, [])[:MAX_DIAGNOSTICS]
+        payload = DocumentSaved(
+            uri=uri,
+            path=name,
+            language_id=document.language_id,
+            version=document.version,
+            diff=diff,
+            added=added,
+            removed=removed,
+            diff_truncated=truncated,
+            diff_withheld=document.excluded,
+            diagnostics_before=tuple(self._diagnostics.get(uri, ())[:MAX_DIAGNOSTICS]),
+        )
         document.saved_text = document.text
         self._after_save.add(uri)
-        return [self._event(DOCUMENT_SAVED, document.workspace, payload)]
+        return [self._event(document.workspace, payload)]
 
     def close(self, uri: str) -> list[CapturedEvent]:
         document = self._documents.pop(uri, None)
         if document is None:
             return []
         self._after_save.discard(uri)
-        payload = {
-            "uri": uri,
-            "language_id": document.language_id,
-            "version": document.version,
-            "path": relative_to(document.path, document.workspace),
-            "unsaved_changes": document.text != document.saved_text,
-        }
-        return [self._event(DOCUMENT_CLOSED, document.workspace, payload)]
+        payload = DocumentClosed(
+            uri=uri,
+            path=relative_to(document.path, document.workspace),
+            language_id=document.language_id,
+            version=document.version,
+            unsaved_changes=document.text != document.saved_text,
+        )
+        return [self._event(document.workspace, payload)]
 
     def diagnostics(
         self, uri: str, diagnostics: Sequence[Any], source: str = "editor"
     ) -> list[CapturedEvent]:
         """Diagnostics published for ``uri`` (by the editor or another tool)."""
-        items = [normalise_diagnostic(item) for item in diagnostics][:MAX_DIAGNOSTICS]
+        items = tuple(normalise_diagnostic(item) for item in diagnostics[:MAX_DIAGNOSTICS])
         key = f"{source}\x1f{uri}"
         if self._diagnostics.get(key) == items:
             return []
@@ -332,13 +319,13 @@ class DocumentTracker:
         workspace = document.workspace if document is not None else self._workspace_for(path)
         after_save = uri in self._after_save
         self._after_save.discard(uri)
-        payload = {
-            "uri": uri,
-            "path": relative_to(path, workspace),
-            "source": source,
-            "diagnostics": items,
-            "errors": sum(1 for item in items if item["severity"] == 1),
-            "warnings": sum(1 for item in items if item["severity"] == 2),
-            "after_save": after_save,
-        }
-        return [self._event(DIAGNOSTICS_CHANGED, workspace, payload)]
+        payload = DiagnosticsChanged(
+            uri=uri,
+            path=relative_to(path, workspace),
+            source=source,
+            diagnostics=items,
+            errors=sum(1 for item in items if item.severity == 1),
+            warnings=sum(1 for item in items if item.severity == 2),
+            after_save=after_save,
+        )
+        return [self._event(workspace, payload)]

@@ -31,7 +31,7 @@ from typing import Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from carryover.pipeline.capture.documents import workspace_of
-from carryover.pipeline.events import SHELL_COMMAND, CapturedEvent, EventSink
+from carryover.pipeline.events import CapturedEvent, EventSink, ShellCommand
 from carryover.pool.locking import PoolLock
 
 logger = logging.getLogger(__name__)
@@ -73,22 +73,17 @@ def line_to_event(line: str, workspace_for: Callable[[str], str]) -> CapturedEve
     ended = _from_epoch(record.get("ended")) or _from_epoch(record.get("started"))
     started = _from_epoch(record.get("started"))
     time = ended or datetime.now(timezone.utc).replace(tzinfo=None)
-    payload: dict[str, Any] = {
-        "command": command,
-        "cwd": cwd,
-        "exit_code": int(exit_code)
-        if isinstance(exit_code, int) and not isinstance(exit_code, bool)
-        else None,
-        "shell": str(record.get("shell") or ""),
-    }
-    if started is not None:
-        payload["started_at"] = started.isoformat()
-    if ended is not None:
-        payload["ended_at"] = ended.isoformat()
+    payload = ShellCommand(
+        command=command,
+        cwd=cwd,
+        exit_code=int(exit_code) if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
+        shell=str(record.get("shell") or ""),
+        started_at=started,
+        ended_at=ended,
+    )
     digest = hashlib.sha256(line.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     micros = int(time.replace(tzinfo=timezone.utc).timestamp() * 1_000_000)
     return CapturedEvent(
-        type=SHELL_COMMAND,
         workspace=workspace_for(cwd),
         source="shell-hook",
         payload=payload,

@@ -2,7 +2,8 @@
 
 ``record`` only appends to an in-memory queue and returns (it runs on the LSP event loop). A
 background thread takes what has queued, redacts every string in each payload
-(:func:`carryover.pool.redaction.redact_text`), and appends the batch to the events table. A batch is
+(:func:`carryover.pool.redaction.redact_text`), writes it with the one codec
+(:func:`carryover.pipeline.events.encode`) and appends the batch to the events table. A batch is
 written when ``batch_size`` events are waiting or ``flush_interval_s`` after its first event, so a
 killed process loses at most the last ``flush_interval_s`` of events. ``flush`` waits until
 everything recorded so far is stored, ``close`` flushes and stops the thread (also at interpreter
@@ -13,17 +14,27 @@ harmless (the table ignores ids it already has).
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
-from carryover.pipeline.events import CapturedEvent, new_event_id
+from carryover.pipeline.events import (
+    PAYLOAD_CLASSES,
+    CapturedEvent,
+    Diagnostic,
+    EventPayload,
+    MalformedEvent,
+    Position,
+    Range,
+    decode,
+    encode,
+    new_event_id,
+)
 from carryover.pool.redaction import redact_text
 from carryover.pool.schema import EventRow
 
@@ -36,20 +47,39 @@ class EventStore(Protocol):
     def append_events(self, rows: Sequence[EventRow]) -> int: ...
 
 
-def redact_value(value: Any) -> Any:
-    """``value`` with every string inside it redacted (dict keys are kept)."""
+_REDACTABLE = frozenset({*PAYLOAD_CLASSES.values(), Diagnostic, Range, Position})
+_V = TypeVar("_V")
+
+
+def redact_value(value: _V) -> _V:
+    """``value`` with every string inside it redacted: str fields of a typed payload (and of the
+    records inside it, such as its diagnostics), dict values (keys are kept), list and tuple items."""
+    result: Any
     if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, dict):
-        return {key: redact_value(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_value(item) for item in value]
-    return value
+        result = redact_text(value)
+    elif type(value) in _REDACTABLE:
+        record: Any = value
+        changes = {
+            field.alias: redact_value(getattr(record, field.name))
+            for field in attrs.fields(type(record))
+            if field.init
+        }
+        result = attrs.evolve(record, **changes)
+    elif isinstance(value, dict):
+        result = {key: redact_value(item) for key, item in value.items()}
+    elif isinstance(value, tuple):
+        result = tuple(redact_value(item) for item in value)
+    elif isinstance(value, list):
+        result = [redact_value(item) for item in value]
+    else:
+        result = value
+    return result  # type: ignore[no-any-return]
 
 
 def event_to_row(event: CapturedEvent, event_id: str | None = None) -> EventRow:
-    """The stored form of an event: payload redacted and serialised as JSON."""
-    payload = json.dumps(redact_value(event.payload), ensure_ascii=False, default=str, sort_keys=True)
+    """The stored form of an event: payload redacted, checked and written by the codec. Raises
+    :class:`~carryover.pipeline.events.MalformedEvent` for a payload that does not match its class."""
+    payload = encode(redact_value(event.payload))
     time_value = event.time.replace(tzinfo=None) if event.time.tzinfo is not None else event.time
     return EventRow(
         id=event_id or event.id or new_event_id(event.time),
@@ -62,12 +92,43 @@ def event_to_row(event: CapturedEvent, event_id: str | None = None) -> EventRow:
     )
 
 
-def row_payload(row: EventRow) -> dict[str, Any]:
+def row_payload(row: EventRow) -> EventPayload:
+    """The typed payload of a stored event; raises
+    :class:`~carryover.pipeline.events.MalformedEvent` (naming the event) when it cannot be read."""
     try:
-        value = json.loads(row.payload)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        return decode(row.type, row.payload, workspace=row.workspace)
+    except MalformedEvent as error:
+        raise MalformedEvent(error.reason, event_type=row.type, event_id=row.id) from error
+
+
+_REPORTED: OrderedDict[str, None] = OrderedDict()
+_REPORTED_LIMIT = 10_000
+_reported_lock = threading.Lock()
+
+
+def report_malformed(error: MalformedEvent) -> bool:
+    """Log a malformed stored event once per event id (segmentation and distillation both read it);
+    True the first time."""
+    key = error.event_id or str(error)
+    with _reported_lock:
+        if key in _REPORTED:
+            _REPORTED.move_to_end(key)
+            return False
+        _REPORTED[key] = None
+        while len(_REPORTED) > _REPORTED_LIMIT:
+            _REPORTED.popitem(last=False)
+    logger.warning("malformed stored event, left out: %s", error)
+    return True
+
+
+def read_payload(row: EventRow) -> EventPayload | MalformedEvent:
+    """The typed payload of a stored event, or the :class:`MalformedEvent` saying why it cannot be
+    read (already logged, once per event): the caller counts it and goes on with the others."""
+    try:
+        return row_payload(row)
+    except MalformedEvent as error:
+        report_malformed(error)
+        return error
 
 
 @attrs.define
@@ -202,7 +263,7 @@ class PoolEventSink:
             for event_id, event in batch:
                 try:
                     rows.append(event_to_row(event, event_id))
-                except (TypeError, ValueError) as error:  # an unserialisable payload: drop that event
+                except (TypeError, ValueError) as error:  # a malformed payload: drop that event, say so
                     logger.warning("dropping event %s: %s", event.type, error)
                     with self._cond:
                         self.stats.dropped += 1

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from carryover.pipeline.events import TERMINAL_ENDED, TERMINAL_STARTED, CapturedEvent
+from carryover.pipeline.events import CapturedEvent, TerminalEnded, TerminalStarted
+from carryover.vocabulary import output as limits
 
-HEAD_CHARS = 2000
-TAIL_CHARS = 4000
+HEAD_CHARS = limits.OUTPUT_HEAD_CHARS
+TAIL_CHARS = limits.OUTPUT_TAIL_CHARS
 _SNIFF_BYTES = 4096
 
 _ANSI = re.compile(
@@ -153,11 +154,9 @@ def terminal_started_event(
     execution_id: str = "",
     time: datetime | None = None,
     source: str = "terminal",
-) -> CapturedEvent:
-    payload = {"command": command, "cwd": cwd, "terminal_id": terminal_id, "execution_id": execution_id}
-    return CapturedEvent(
-        type=TERMINAL_STARTED, workspace=workspace, source=source, payload=payload, time=time or _utcnow()
-    )
+) -> CapturedEvent[TerminalStarted]:
+    payload = TerminalStarted(command=command, cwd=cwd, terminal_id=terminal_id, execution_id=execution_id)
+    return CapturedEvent(workspace=workspace, source=source, payload=payload, time=time or _utcnow())
 
 
 def terminal_event(
@@ -176,7 +175,7 @@ def terminal_event(
     source: str = "terminal",
     head_chars: int = HEAD_CHARS,
     tail_chars: int = TAIL_CHARS,
-) -> CapturedEvent:
+) -> CapturedEvent[TerminalEnded]:
     """A ``terminal.ended`` event. Give either the whole ``output`` (bytes, str or an
     :class:`OutputBuffer`) or an already split ``output_head`` / ``output_tail`` (e.g. from the
     editor, which may cap output itself); both are bounded and decoded here."""
@@ -189,19 +188,19 @@ def terminal_event(
         tail, tail_cut = _bounded_part(output_tail, tail_chars, from_start=False)
         truncated = head_cut or tail_cut or bool(head and tail)
     ended = ended_at or _utcnow()
-    payload = {
-        "command": command,
-        "cwd": cwd,
-        "terminal_id": terminal_id,
-        "execution_id": execution_id,
-        "exit_code": exit_code,
-        "started_at": (started_at or ended).isoformat(),
-        "ended_at": ended.isoformat(),
-        "output_head": head,
-        "output_tail": tail,
-        "output_truncated": truncated,
-    }
-    return CapturedEvent(type=TERMINAL_ENDED, workspace=workspace, source=source, payload=payload, time=ended)
+    payload = TerminalEnded(
+        command=command,
+        cwd=cwd,
+        terminal_id=terminal_id,
+        execution_id=execution_id,
+        exit_code=exit_code,
+        started_at=started_at or ended,
+        ended_at=ended,
+        output_head=head,
+        output_tail=tail,
+        output_truncated=truncated,
+    )
+    return CapturedEvent(workspace=workspace, source=source, payload=payload, time=ended)
 
 
 def _bounded_part(data: bytes | str | None, limit: int, *, from_start: bool) -> tuple[str, bool]:

@@ -29,11 +29,12 @@ import attrs
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from carryover.pipeline.capture.filters import PathFilter
-from carryover.pipeline.events import FILE_CHANGED, CapturedEvent, EventSink
+from carryover.pipeline.events import CapturedEvent, Change, EventSink, FileChanged
 
 logger = logging.getLogger(__name__)
 
 BULK_SAMPLE = 20
+_DIRECT_CHANGES: dict[str, Change] = {"created": "created", "modified": "modified", "deleted": "deleted"}
 
 
 def _utcnow() -> datetime:
@@ -42,14 +43,14 @@ def _utcnow() -> datetime:
 
 @attrs.define
 class _Pending:
-    change: str
+    change: Change
     first_seen: float
     last_seen: float
     source_path: str = ""
     time: datetime = attrs.field(factory=_utcnow)
 
 
-def _merge(old: str, new: str) -> str | None:
+def _merge(old: Change, new: Change) -> Change | None:
     """The net change of ``old`` followed by ``new`` (None: nothing happened)."""
     if old == "created":
         return None if new == "deleted" else "created"
@@ -178,8 +179,9 @@ class WorkspaceWatcher:
             self.filter.invalidate(src)
         if self.filter.excluded(src):
             return
-        if change in ("created", "modified", "deleted"):
-            self._add(src_rel, change)
+        kind = _DIRECT_CHANGES.get(change)
+        if kind is not None:
+            self._add(src_rel, kind)
 
     def _scan_new_folder(self, folder: Path) -> None:
         for dirpath, dirnames, filenames in os.walk(folder):
@@ -190,7 +192,7 @@ class WorkspaceWatcher:
                 if relative is not None and not self.filter.excluded(full):
                     self._add(relative, "created")
 
-    def _add(self, relative: str, change: str, source_path: str = "") -> None:
+    def _add(self, relative: str, change: Change, source_path: str = "") -> None:
         now = time.monotonic()
         with self._lock:
             written = self._editor_writes.get(relative)
@@ -237,21 +239,12 @@ class WorkspaceWatcher:
             return 0
         if len(ready) > self._bulk_threshold:
             paths = sorted(ready)
-            payload: dict[str, Any] = {
-                "path": "",
-                "change": "bulk",
-                "count": len(paths),
-                "paths": paths[:BULK_SAMPLE],
-            }
-            self._sink.record(CapturedEvent(FILE_CHANGED, self.workspace, "watcher", payload))
+            bulk = FileChanged(path="", change="bulk", count=len(paths), paths=tuple(paths[:BULK_SAMPLE]))
+            self._sink.record(CapturedEvent(self.workspace, "watcher", bulk))
             return 1
         for path, pending in sorted(ready.items(), key=lambda item: item[1].first_seen):
-            payload = {"path": path, "change": pending.change}
-            if pending.source_path:
-                payload["from"] = pending.source_path
-            self._sink.record(
-                CapturedEvent(FILE_CHANGED, self.workspace, "watcher", payload, time=pending.time)
-            )
+            payload = FileChanged(path=path, change=pending.change, from_path=pending.source_path)
+            self._sink.record(CapturedEvent(self.workspace, "watcher", payload, time=pending.time))
         return len(ready)
 
 

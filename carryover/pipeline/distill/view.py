@@ -6,36 +6,30 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import attrs
 
-from carryover.pipeline.capture.sink import row_payload
+from carryover.pipeline.capture.sink import read_payload
 from carryover.pipeline.events import (
-    DIAGNOSTICS_CHANGED,
-    DOCUMENT_SAVED,
-    FILE_CHANGED,
-    SHELL_COMMAND,
-    TERMINAL_ENDED,
+    DiagnosticsChanged,
+    DocumentClosed,
+    DocumentOpened,
+    DocumentSaved,
+    EventPayload,
+    FileChanged,
+    MalformedEvent,
+    ShellCommand,
+    TerminalEnded,
 )
 from carryover.pool.records import Outcome
 from carryover.pool.schema import EpisodeRow, EventRow
+from carryover.vocabulary import languages as vocabulary_languages
+from carryover.vocabulary import output as limits
 from carryover.vocabulary import tools as commands
 
-OUTPUT_CHARS = 6000
-LANGUAGE_ID_ALIASES = {
-    "typescriptreact": "typescript",
-    "javascriptreact": "javascript",
-    "pip-requirements": "python",
-    "shellscript": "shell",
-    "bat": "shell",
-    "csharp": "csharp",
-    "objective-c": "c",
-}
-NOT_LANGUAGES = frozenset(
-    {"plaintext", "json", "jsonc", "yaml", "toml", "markdown", "ini", "xml", "properties", "log", "csv"}
-    | {"ignore", "dotenv"}
-)
+OUTPUT_CHARS = limits.OUTPUT_HEAD_CHARS + limits.OUTPUT_TAIL_CHARS
+"""Characters of a command's output head, and of its tail, a distiller reads at most (a head stored
+larger, by an earlier version, keeps its start and end)."""
 
 
 @attrs.frozen
@@ -84,9 +78,10 @@ class Diagnostics:
 Item = Step | Edit | Diagnostics
 
 
-def _output_of(payload: dict[str, Any]) -> str:
-    head = str(payload.get("output_head") or "")
-    tail = str(payload.get("output_tail") or "")
+def _output_of(payload: TerminalEnded | ShellCommand) -> str:
+    if isinstance(payload, ShellCommand):  # the shell hook keeps no output
+        return ""
+    head, tail = payload.output_head, payload.output_tail
     if len(head) > OUTPUT_CHARS:
         head = head[: OUTPUT_CHARS // 3] + "\n…\n" + head[-OUTPUT_CHARS // 3 :]
     if len(tail) > OUTPUT_CHARS:
@@ -94,21 +89,17 @@ def _output_of(payload: dict[str, Any]) -> str:
     return head + ("\n…\n" + tail if tail else "")
 
 
-def _item(row: EventRow) -> Item | None:
-    payload = row_payload(row)
-    if row.type in (TERMINAL_ENDED, SHELL_COMMAND):
-        command = str(payload.get("command") or "").strip()
+def _item(row: EventRow, payload: EventPayload) -> Item | None:
+    if isinstance(payload, (TerminalEnded, ShellCommand)):
+        command = payload.command.strip()
         if not command:
             return None
-        raw_code = payload.get("exit_code")
-        code = (
-            int(raw_code) if isinstance(raw_code, (int, float)) and not isinstance(raw_code, bool) else None
-        )
+        code = payload.exit_code
         return Step(
             time=row.time,
             event_id=row.id,
             command=command,
-            cwd=str(payload.get("cwd") or ""),
+            cwd=payload.cwd,
             exit_code=code,
             output=_output_of(payload),
             failed=commands.failure_counts(command, code),
@@ -117,43 +108,41 @@ def _item(row: EventRow) -> Item | None:
             install=commands.is_install(command),
             family=commands.shape(command).family,
         )
-    if row.type == DOCUMENT_SAVED:
+    if isinstance(payload, DocumentSaved):
         return Edit(
             time=row.time,
             event_id=row.id,
-            path=str(payload.get("path") or payload.get("uri") or ""),
+            path=payload.path,
             change="saved",
-            diff=str(payload.get("diff") or ""),
-            added=int(payload.get("added") or 0),
-            removed=int(payload.get("removed") or 0),
+            diff=payload.diff,
+            added=payload.added,
+            removed=payload.removed,
             source=row.source,
         )
-    if row.type == FILE_CHANGED:
-        paths = payload.get("paths") or []
+    if isinstance(payload, FileChanged):
         return Edit(
             time=row.time,
             event_id=row.id,
-            path=str(payload.get("path") or (", ".join(str(p) for p in paths[:5]) if paths else "")),
-            change=str(payload.get("change") or "modified"),
-            diff=str(payload.get("diff") or ""),
+            path=payload.path or ", ".join(payload.paths[:5]),
+            change=payload.change,
+            diff="",
             added=0,
             removed=0,
             source=row.source,
         )
-    if row.type == DIAGNOSTICS_CHANGED:
+    if isinstance(payload, DiagnosticsChanged):
         errors = tuple(
-            " ".join(str(item.get("message") or "").split())
-            + (f" [{item.get('code')}]" if item.get("code") else "")
-            for item in payload.get("diagnostics") or []
-            if isinstance(item, dict) and int(item.get("severity") or 1) == 1
+            " ".join(item.message.split()) + (f" [{item.code}]" if item.code else "")
+            for item in payload.diagnostics
+            if item.is_error
         )
         return Diagnostics(
             time=row.time,
             event_id=row.id,
-            path=str(payload.get("path") or payload.get("uri") or ""),
-            source=str(payload.get("source") or ""),
+            path=payload.path,
+            source=payload.source,
             errors=errors,
-            after_save=bool(payload.get("after_save")),
+            after_save=payload.after_save,
         )
     return None
 
@@ -163,12 +152,33 @@ class EpisodeView:
     episode: EpisodeRow
     events: tuple[EventRow, ...]
     items: tuple[Item, ...]
+    payloads: tuple[EventPayload, ...] = ()
+    """The readable events' payloads, in time order."""
+    malformed: tuple[str, ...] = ()
+    """Ids of the episode's events whose stored payload could not be read (reported and left out)."""
 
     @classmethod
     def build(cls, episode: EpisodeRow, events: Sequence[EventRow]) -> EpisodeView:
         ordered = tuple(sorted(events, key=lambda row: (row.time, row.id)))
-        items = tuple(item for item in (_item(row) for row in ordered) if item is not None)
-        return cls(episode=episode, events=ordered, items=items)
+        payloads: list[EventPayload] = []
+        items: list[Item] = []
+        malformed: list[str] = []
+        for row in ordered:
+            payload = read_payload(row)
+            if isinstance(payload, MalformedEvent):
+                malformed.append(row.id)
+                continue
+            payloads.append(payload)
+            item = _item(row, payload)
+            if item is not None:
+                items.append(item)
+        return cls(
+            episode=episode,
+            events=ordered,
+            items=tuple(items),
+            payloads=tuple(payloads),
+            malformed=tuple(malformed),
+        )
 
     # -- parts ----------------------------------------------------------------------------------
 
@@ -351,14 +361,13 @@ class EpisodeView:
         """Languages of the edited and diagnosed files (editor language ids normalised); the tools'
         languages only when no file says."""
         languages: dict[str, None] = {}
-        for row in self.events:
-            language_id = row_payload(row).get("language_id") if row.type.startswith("document.") else None
-            if isinstance(language_id, str) and language_id:
-                language = LANGUAGE_ID_ALIASES.get(language_id.lower(), language_id.lower())
-                if language not in NOT_LANGUAGES:
+        for payload in self.payloads:
+            if isinstance(payload, (DocumentOpened, DocumentSaved, DocumentClosed)):
+                language = vocabulary_languages.of_code(payload.language_id)
+                if language:
                     languages[language] = None
         for path in self.paths:
-            of_path = commands.language_of_path(path.split(", ")[0])
+            of_path = vocabulary_languages.of_path(path.split(", ")[0])
             if of_path:
                 languages[of_path] = None
         if not languages:

@@ -1096,7 +1096,7 @@ def session_names() -> list[str]:
 def load_session(name: str) -> list[Any]:
     """The recording ``name`` as CapturedEvent values (imported here so that building the files
     needs nothing but the standard library)."""
-    from carryover.pipeline.events import CapturedEvent
+    from carryover.pipeline.events import CapturedEvent, from_dict
 
     events = []
     for line in (HERE / name).read_text(encoding="utf-8").splitlines():
@@ -1105,10 +1105,9 @@ def load_session(name: str) -> list[Any]:
         raw = json.loads(line)
         events.append(
             CapturedEvent(
-                type=raw["type"],
                 workspace=raw["workspace"],
                 source=raw["source"],
-                payload=raw["payload"],
+                payload=from_dict(raw["type"], raw["payload"], workspace=raw["workspace"]),
                 time=datetime.fromisoformat(raw["time"]),
             )
         )
