@@ -8,7 +8,15 @@ from lsprotocol import types as lsp
 
 from carryover.pipeline.capture.documents import DocumentTracker, apply_changes, bounded_diff
 from carryover.pipeline.capture.filters import is_secret_path
+from carryover.pipeline.capture.sink import event_to_row, row_payload
 from carryover.pipeline.capture.terminal import OutputBuffer, bound_output, decode, terminal_event
+from carryover.pipeline.events import (
+    DiagnosticsChanged,
+    DocumentClosed,
+    DocumentOpened,
+    DocumentSaved,
+)
+from carryover.vocabulary import output
 
 WS = "/home/dev/app"
 URI = f"file://{WS}/src/main.py"
@@ -25,10 +33,9 @@ def tracker() -> DocumentTracker:
 def test_keystrokes_make_no_events_and_a_save_makes_one_diff() -> None:
     docs = tracker()
     (opened,) = docs.open(URI, "python", 1, "def f(x):\n    return x\n")
+    assert isinstance(opened.payload, DocumentOpened)
     assert (
-        opened.type == "document.opened"
-        and opened.workspace == WS
-        and opened.payload["path"] == "src/main.py"
+        opened.type == "document.opened" and opened.workspace == WS and opened.payload.path == "src/main.py"
     )
     for version, char in enumerate("  # ok", start=2):
         assert (
@@ -38,16 +45,17 @@ def test_keystrokes_make_no_events_and_a_save_makes_one_diff() -> None:
             == []
         )
     (saved,) = docs.save(URI)
-    assert saved.type == "document.saved"
-    assert saved.payload["diff"].splitlines()[:2] == ["--- a/src/main.py", "+++ b/src/main.py"]
+    assert saved.type == "document.saved" and isinstance(saved.payload, DocumentSaved)
+    assert saved.payload.diff.splitlines()[:2] == ["--- a/src/main.py", "+++ b/src/main.py"]
     assert (
-        "+    return x  # ok" in saved.payload["diff"]
-        and saved.payload["added"] == 1
-        and saved.payload["removed"] == 1
+        "+    return x  # ok" in saved.payload.diff
+        and saved.payload.added == 1
+        and saved.payload.removed == 1
     )
     assert docs.save(URI) == []  # nothing changed since the last save
     (closed,) = docs.close(URI)
-    assert closed.payload["unsaved_changes"] is False
+    assert isinstance(closed.payload, DocumentClosed)
+    assert closed.payload.unsaved_changes is False
 
 
 def _range(sl: int, sc: int, el: int, ec: int) -> dict[str, dict[str, int]]:
@@ -66,6 +74,26 @@ def test_lsprotocol_changes_and_utf16_positions() -> None:
     assert apply_changes("a\nb\n", [{"range": _range(1, 0, 2, 0), "text": ""}]) == "a\n"
 
 
+def test_a_save_from_the_tracker_has_line_counts_and_a_bounded_diff() -> None:
+    """A save that rewrites a long document: the counts are of every changed line, the diff is cut
+    to the shared limits, says it was cut, and survives the codec unchanged."""
+    docs = tracker()
+    old = "".join(f"value_{n} = {n}\n" for n in range(1000))
+    docs.open(URI, "python", 1, old)
+    docs.change(URI, 2, [{"text": old.replace(" = ", " == ")}])
+    (saved,) = docs.save(URI)
+    payload = saved.payload
+    assert isinstance(payload, DocumentSaved)
+    assert payload.added == 1000 and payload.removed == 1000
+    assert payload.diff_truncated and not payload.diff_withheld
+    assert len(payload.diff) <= output.DIFF_CHARS + 100
+    assert len(payload.diff.splitlines()) <= output.DIFF_LINES + 1
+    assert payload.diff.startswith("--- a/src/main.py\n+++ b/src/main.py\n")
+    assert payload.diff.endswith("more lines\n")
+    row = event_to_row(saved, "evt_save")
+    assert row_payload(row) == payload and row.type == "document.saved"
+
+
 def test_diffs_are_bounded() -> None:
     old = "".join(f"line {n}\n" for n in range(2000))
     new = "".join(f"line {n} changed\n" for n in range(2000))
@@ -80,7 +108,9 @@ def test_secret_files_keep_their_diff_out() -> None:
     docs.open(uri, "dotenv", 1, "A=1\n")
     docs.change(uri, 2, [{"text": "A=1\nTOKEN=s3cr3t-value\n"}])
     (saved,) = docs.save(uri)
-    assert saved.payload["diff"] == "" and saved.payload["diff_withheld"] is True
+    assert isinstance(saved.payload, DocumentSaved)
+    assert saved.payload.diff == "" and saved.payload.diff_withheld is True
+    assert saved.payload.added == saved.payload.removed == 0
     assert "s3cr3t" not in str(saved.payload)
 
 
@@ -95,14 +125,17 @@ def test_diagnostics_before_and_after_a_save() -> None:
         source="mypy",
     )
     (first,) = docs.diagnostics(URI, [error], source="mypy")
-    assert first.payload["errors"] == 1 and first.payload["after_save"] is False
-    assert first.payload["diagnostics"][0]["code"] == "assignment"
+    assert isinstance(first.payload, DiagnosticsChanged)
+    assert first.payload.errors == 1 and first.payload.after_save is False
+    assert first.payload.diagnostics[0].code == "assignment"
     assert docs.diagnostics(URI, [error], source="mypy") == []  # the same publication again: no event
     docs.change(URI, 2, [{"text": "x: int = 1\n"}])
     (saved,) = docs.save(URI)
-    assert saved.payload["diagnostics_before"][0]["message"].startswith("Incompatible types")
+    assert isinstance(saved.payload, DocumentSaved)
+    assert saved.payload.diagnostics_before[0].message.startswith("Incompatible types")
     (after,) = docs.diagnostics(URI, [], source="mypy")
-    assert after.payload["after_save"] is True and after.payload["errors"] == 0
+    assert isinstance(after.payload, DiagnosticsChanged)
+    assert after.payload.after_save is True and after.payload.errors == 0
 
 
 def test_terminal_output_is_decoded_and_bounded() -> None:
@@ -125,8 +158,8 @@ def test_streamed_output_keeps_head_and_tail_across_split_utf8() -> None:
     head, tail, truncated = buffer.result()
     assert truncated and head.startswith("éééé") and tail.endswith("é\n") and "\ufffd" not in head + tail
     event = terminal_event("pytest", "/home/dev/app", 1, buffer, workspace=WS)
-    assert event.type == "terminal.ended" and event.payload["output_truncated"] is True
-    assert event.payload["exit_code"] == 1 and event.payload["started_at"] == event.payload["ended_at"]
+    assert event.type == "terminal.ended" and event.payload.output_truncated is True
+    assert event.payload.exit_code == 1 and event.payload.started_at == event.payload.ended_at
 
 
 def test_terminal_event_takes_a_head_and_tail_from_the_editor() -> None:
@@ -141,5 +174,5 @@ def test_terminal_event_takes_a_head_and_tail_from_the_editor() -> None:
         execution_id="e1",
     )
     payload = event.payload
-    assert payload["output_head"] == "RUNS" and payload["output_tail"] == "Tests: 1 failed\n"
-    assert payload["exit_code"] is None and payload["terminal_id"] == "t1" and payload["execution_id"] == "e1"
+    assert payload.output_head == "RUNS" and payload.output_tail == "Tests: 1 failed\n"
+    assert payload.exit_code is None and payload.terminal_id == "t1" and payload.execution_id == "e1"
