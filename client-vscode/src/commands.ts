@@ -5,6 +5,7 @@ import { errorText, getLog, showLogs } from "./log";
 import { asMemories, asMemory, type Memory } from "./memory";
 import { shortDescription } from "./memoryDocument";
 import { openMemory } from "./memoryView";
+import { CMD } from "./protocol";
 import { checkValidationCommand, confirmationDetail } from "./validation";
 import type { Views } from "./views/trees";
 
@@ -199,7 +200,11 @@ export function registerCommands(
   itemCommand("carryover.item.show", "opening the memory", (memory) => openMemory(memory.id, memory.title));
   itemCommand("carryover.item.pin", "pinning", (memory) => daemon.command("carryover.pin", { memoryId: memory.id }));
   itemCommand("carryover.item.restore", "restoring", (memory) => daemon.command("carryover.restore", { memoryId: memory.id }));
-  itemCommand("carryover.item.reject", "rejecting", (memory) => daemon.command("carryover.reject", { memoryId: memory.id }));
+  // a proposal is rejected at once (it was never used); a memory in use asks for a reason (the daemon asks)
+  itemCommand("carryover.item.reject", "rejecting", (memory) =>
+    daemon.command(CMD.reject, "status" in memory && memory.status === "proposed" ? { memoryId: memory.id, reason: "" } : { memoryId: memory.id }),
+  );
+  itemCommand("carryover.item.accept", "accepting", (memory) => daemon.command(CMD.accept, { memoryId: memory.id }));
   itemCommand("carryover.item.forget", "forgetting", async (memory) => {
     const choice = await vscode.window.showWarningMessage(
       `Forget “${memory.title.trim()}” for good?`,

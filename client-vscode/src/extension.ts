@@ -1,9 +1,10 @@
-/** Wiring only: the daemon, capture, views, commands and the status bar. */
+/** Wiring only: the daemon, capture, views, commands, the status bar and the MCP server definition. */
 import * as vscode from "vscode";
 import { registerCommands } from "./commands";
 import { Daemon } from "./daemon";
 import { DiagnosticsForward } from "./diagnosticsForward";
 import { getLog } from "./log";
+import { registerMcpServer, type McpRegistration } from "./mcp";
 import { MemoryDocuments, openMemory, SCHEME } from "./memoryView";
 import { StatusBar } from "./statusBar";
 import { TerminalCapture } from "./terminalCapture";
@@ -16,6 +17,7 @@ export interface CarryoverApi {
   statusBar: StatusBar;
   terminalCapture: TerminalCapture;
   diagnosticsForward: DiagnosticsForward;
+  mcp: McpRegistration;
 }
 
 let daemon: Daemon | undefined;
@@ -29,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): CarryoverApi {
   const views = createViews(daemon, context.subscriptions);
   const terminalCapture = new TerminalCapture(daemon);
   const diagnosticsForward = new DiagnosticsForward(daemon);
+  const mcp = registerMcpServer(context, daemon);
   context.subscriptions.push(
     statusBar,
     daemon,
@@ -39,12 +42,13 @@ export function activate(context: vscode.ExtensionContext): CarryoverApi {
     }),
     terminalCapture,
     diagnosticsForward,
+    mcp,
   );
   registerCommands(context, daemon, views);
   void daemon.start(); // never rejects: failures are shown by the daemon itself
   const manifest = context.extension.packageJSON as { version?: string };
   log.info(`Carryover ${manifest.version ?? ""} activated`);
-  return { daemon, views, statusBar, terminalCapture, diagnosticsForward };
+  return { daemon, views, statusBar, terminalCapture, diagnosticsForward, mcp };
 }
 
 export async function deactivate(): Promise<void> {

@@ -81,3 +81,13 @@ export function asMemory(value: unknown): Memory | undefined {
 export function asMemories(value: unknown): Hit[] {
   return Array.isArray(value) ? value.map(asMemory).filter((m): m is Memory => m !== undefined) : [];
 }
+
+/** Statuses with a view of their own, left out of Recent: a rejected memory is never shown, a proposed
+ * one not until it is accepted. */
+export const OWN_VIEW_STATUSES: readonly string[] = ["rejected", "proposed"];
+
+/** What a list view shows of what `carryover.list` returned: the memories of its status; for Recent
+ * (no status) all but those with a view of their own. */
+export function memoriesForView<T extends Memory>(memories: T[], status: string | undefined): T[] {
+  return status ? memories.filter((memory) => memory.status === status) : memories.filter((memory) => !OWN_VIEW_STATUSES.includes(memory.status));
+}

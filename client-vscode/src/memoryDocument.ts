@@ -100,6 +100,9 @@ export function memoryMarkdown(memory: Memory, now: Date): string {
   lines.push(`# ${escapeInline(memory.title) || "(untitled memory)"}`, "");
   const status = memory.status === "active" ? "" : ` · **${escapeInline(memory.status)}**`;
   lines.push(`*${escapeInline(`${memory.kind} · ${memory.outcome} · ${memory.scope}`)}*${status}`, "");
+  if (memory.status === "proposed") {
+    lines.push("> Proposed by an agent: shown nowhere until you accept it in the Carryover view (Proposed).", "");
+  }
   if (memory.description.trim()) {
     lines.push(`**When:** ${escapeMarkdown(memory.description)}`, "");
   }

@@ -3,7 +3,8 @@ import { plainText } from "../markdown";
 import type { Hit } from "../memory";
 import { shortDescription, tooltipMarkdown } from "../memoryDocument";
 
-/** A memory in a tree view; its context value (`memory.active|pinned|rejected`) picks the actions. */
+/** A memory in a tree view; its context value (`memory.active|pinned|rejected|proposed`) picks the
+ * actions. */
 export class MemoryItem extends vscode.TreeItem {
   constructor(
     readonly memory: Hit,
@@ -15,7 +16,7 @@ export class MemoryItem extends vscode.TreeItem {
     this.description = `${shortDescription(memory)}${line}${score}`;
     this.contextValue = `memory.${memory.status}`;
     this.iconPath = new vscode.ThemeIcon(
-      memory.status === "pinned" ? "pinned" : memory.status === "rejected" ? "circle-slash" : kindIcon(memory.kind),
+      memory.status === "pinned" ? "pinned" : memory.status === "rejected" ? "circle-slash" : memory.status === "proposed" ? "inbox" : kindIcon(memory.kind),
     );
     this.tooltip = memoryTooltip(memory);
     this.command = { command: "carryover.item.show", title: "Show Memory", arguments: [this] };

@@ -1,11 +1,13 @@
 /**
- * The four views of the Carryover container: Suggested here (the active editor and its cursor line,
- * from the server's `carryover.suggest`), Pinned, Recent and Rejected (`carryover.list`).
+ * The views of the Carryover container: Suggested here (the active editor and its cursor line, from
+ * the server's `carryover.suggest`), Proposed (memories an agent proposed over MCP, waiting for accept
+ * or reject), Pinned, Recent and Rejected (`carryover.list` by status).
  */
 import * as vscode from "vscode";
 import type { Daemon } from "../daemon";
 import { errorText, getLog } from "../log";
-import { asMemories, type Hit } from "../memory";
+import { asMemories, memoriesForView, type Hit } from "../memory";
+import { CMD } from "../protocol";
 import { MemoryItem } from "./memoryItem";
 
 export const RECENT_LIMIT = 50;
@@ -68,13 +70,13 @@ abstract class MemoryTree implements vscode.TreeDataProvider<MemoryItem>, vscode
   }
 }
 
-/** Pinned, Recent or Rejected: `carryover.list` by status, newest first; Recent (no status) leaves out
- * the rejected ones, which have their own view. */
+/** Pinned, Recent, Rejected or Proposed: `carryover.list` by status, newest first; Recent (no status)
+ * leaves out the rejected and the proposed ones, which have their own views. */
 export class ListTree extends MemoryTree {
   constructor(
     id: string,
     daemon: Daemon,
-    private readonly status: "pinned" | "rejected" | undefined,
+    protected readonly status: "pinned" | "rejected" | "proposed" | undefined,
   ) {
     super(id, daemon);
   }
@@ -84,9 +86,50 @@ export class ListTree extends MemoryTree {
     if (this.status) {
       argument.status = this.status;
     }
-    const result = await this.daemon.command<{ memories?: unknown }>("carryover.list", argument);
+    const result = await this.daemon.command<{ memories?: unknown }>(CMD.list, argument);
     const memories = asMemories(result.memories);
-    return this.status ? memories : memories.filter((memory) => memory.status !== "rejected");
+    return memoriesForView(memories, this.status);
+  }
+}
+
+/** Proposed: what agents proposed (Carryover's MCP server), shown nowhere else until accepted; the
+ * view's badge counts them. A daemon that knows no "proposed" status lists none. */
+export class ProposedTree extends ListTree {
+  /** Set when the daemon answered that it has no such status. */
+  unsupported = false;
+
+  constructor(id: string, daemon: Daemon) {
+    super(id, daemon, "proposed");
+  }
+
+  protected async load(): Promise<Hit[]> {
+    try {
+      const memories = await super.load();
+      this.unsupported = false;
+      this.setBadge(memories.length);
+      return memories;
+    } catch (error) {
+      if (/proposed/i.test(errorText(error))) {
+        getLog().info(`the daemon lists no proposed memories: ${errorText(error)}`);
+        this.unsupported = true;
+        this.setBadge(0);
+        return [];
+      }
+      throw error;
+    }
+  }
+
+  protected emptyMessage(count: number): string | undefined {
+    if (this.unsupported) {
+      return "This Carryover daemon has no proposed memories (it is older than the extension).";
+    }
+    return count === 0 ? undefined : `${count} proposed by agents: accept to use, reject to drop.`;
+  }
+
+  private setBadge(count: number): void {
+    if (this.view) {
+      this.view.badge = count > 0 ? { value: count, tooltip: `${count} proposed memor${count === 1 ? "y waits" : "ies wait"} for you` } : undefined;
+    }
   }
 }
 
@@ -149,6 +192,7 @@ export class SuggestedTree extends MemoryTree {
 
 export interface Views {
   suggested: SuggestedTree;
+  proposed: ProposedTree;
   pinned: ListTree;
   recent: ListTree;
   rejected: ListTree;
@@ -157,19 +201,20 @@ export interface Views {
 
 export function createViews(daemon: Daemon, subscriptions: vscode.Disposable[]): Views {
   const suggested = new SuggestedTree("carryover.suggested", daemon);
+  const proposed = new ProposedTree("carryover.proposed", daemon);
   const pinned = new ListTree("carryover.pinned", daemon, "pinned");
   const recent = new ListTree("carryover.recent", daemon, undefined);
   const rejected = new ListTree("carryover.rejected", daemon, "rejected");
-  for (const tree of [suggested, pinned, recent, rejected]) {
+  for (const tree of [suggested, proposed, pinned, recent, rejected]) {
     const view = vscode.window.createTreeView(tree.id, { treeDataProvider: tree, showCollapseAll: false });
     tree.view = view;
     subscriptions.push(tree, view);
   }
   const refresh = (): void => {
-    for (const tree of [suggested, pinned, recent, rejected]) {
+    for (const tree of [suggested, proposed, pinned, recent, rejected]) {
       tree.refresh();
     }
   };
   subscriptions.push(daemon.onDidChangeMemories(refresh));
-  return { suggested, pinned, recent, rejected, refresh };
+  return { suggested, proposed, pinned, recent, rejected, refresh };
 }
