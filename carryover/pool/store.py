@@ -201,8 +201,13 @@ class MemoryStore:
             return lancedb.connect(str(self._dir))
         # Credentials and endpoint come from the store's own environment (AWS_*, GOOGLE_*, AZURE_*);
         # only the time limits are ours, so an unreachable bucket fails in seconds, not minutes.
-        timeout = f"{self.config.team.timeout_s:g}s"
-        options = {"timeout": timeout, "connect_timeout": timeout}
+        seconds = self.config.team.timeout_s
+        options = {
+            "timeout": f"{seconds:g}s",
+            "connect_timeout": f"{seconds:g}s",
+            "client_max_retries": "3",
+            "client_retry_timeout": f"{max(1, round(seconds))}",
+        }
         try:
             return lancedb.connect(self.location, storage_options=options)
         except (OSError, ValueError, RuntimeError) as error:
