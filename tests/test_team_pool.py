@@ -120,6 +120,13 @@ def test_share_records_who_and_where_and_search_merges_both_pools(
     assert memory.scope is Scope.TEAM
     assert (memory.provenance.shared_by, memory.provenance.shared_from_workspace) == ("ada", "payments")
     assert "/home/ada" not in str(attrs.asdict(memory)), "a team sees the folder's name, not the path"
+    # The recall layer's interface: unranked candidates with their similarities, same as the store's.
+    vectors = local.embed_query(["a flaky call to a service keeps failing"])
+    candidates = team.candidates(vectors, kinds=[Kind.INSIGHT], limit=5)
+    assert [(found.id, found.provenance.shared_by) for found, _ in candidates] == [(retry.id, "ada")]
+    assert candidates[0][1].shape == (1,) and candidates[0][1][0] == pytest.approx(
+        hits[0].why.similarity, abs=1e-4
+    )
     logging.getLogger(__name__).info("team write %.3f s, read %.3f s", write_s, read_s)
 
     # Another person's pool, same team: the shared memory comes back merged with their own.
@@ -199,8 +206,8 @@ def test_a_pool_on_s3_opens_through_the_store_api(
 # ----- three processes at once ---------------------------------------------------------------------
 
 WRITERS = 3
-OWN = 6
-COMMON = 3
+OWN = 4
+COMMON = 2
 TOPICS = (
     "caching",
     "logging",

@@ -35,7 +35,16 @@ from carryover.pool.config import StoreConfig, object_store_uri
 from carryover.pool.embedding import Embedder
 from carryover.pool.errors import MemoryNotFound, PoolError
 from carryover.pool.locking import PoolLock
-from carryover.pool.records import Memory, MemoryDraft, Provenance, Scope, SearchHit, SearchQuery, Status
+from carryover.pool.records import (
+    Kind,
+    Memory,
+    MemoryDraft,
+    Provenance,
+    Scope,
+    SearchHit,
+    SearchQuery,
+    Status,
+)
 from carryover.pool.redaction import find_secrets, redact_draft
 from carryover.pool.schema import MEMORY_COLUMNS
 from carryover.pool.store import MemoryStore, embedding_key, utcnow
@@ -314,9 +323,27 @@ class TeamPool:
         except TeamUnavailable:
             return []
 
-    def candidates(self, query: SearchQuery) -> list[SearchHit]:
-        """The same as :meth:`search` (the recall layer's merging name)."""
-        return self.search(query)
+    def candidates(
+        self,
+        vectors: Any,
+        *,
+        kinds: Sequence[Kind | str] = (),
+        workspace: str | None = None,
+        limit: int,
+    ) -> list[tuple[Memory, Any]]:
+        """``MemoryStore.candidates`` of the team pool (same arguments, same result: memories with
+        their cosine similarity to each query vector, unranked), each memory with who shared it; []
+        when the pool is unreachable. The recall layer ranks local and team candidates together."""
+        if not self.team.enabled:
+            return []
+        try:
+            found: list[tuple[Memory, Any]] = self._call(
+                lambda store: store.candidates(vectors, kinds=kinds, workspace=workspace, limit=limit)
+            )
+        except TeamUnavailable:
+            return []
+        sharers = self._sharers([memory.id for memory, _ in found])
+        return [(self._fill(memory, sharers), similarities) for memory, similarities in found]
 
     def get(self, memory_id: str) -> Memory | None:
         found: Memory | None = self._call(lambda store: store.get(store.resolve_id(memory_id)))
