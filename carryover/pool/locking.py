@@ -15,6 +15,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` created with mode 0700 (missing parents too), or narrowed to 0700 when it is ours
+    and more open: what the product keeps (pool, shell log) is readable by its user only."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):  # each one we create is 0700, parents included
+        directory.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+    info = path.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o777 != PRIVATE_DIR_MODE:
+        os.chmod(path, PRIVATE_DIR_MODE)
+    return path
+
 
 class PoolBusy(TimeoutError):
     """Another process held the pool's write lock for longer than we were willing to wait."""
@@ -42,8 +57,8 @@ class PoolLock:
                     self._release()
 
     def _acquire(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        private_dir(self._path.parent)
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
         deadline = time.monotonic() + self._timeout_s
         delay = 0.005
         while True:

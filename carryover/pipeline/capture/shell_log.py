@@ -1,5 +1,10 @@
 """Follows the shell hook's log (``<pool>/shell/commands.jsonl``) and records ``shell.command`` events.
 
+- **Redacted twice.** The hook's recorder redacts each line before writing it (version 2 records);
+  the command and cwd are redacted again here, and the sink redacts every payload string once more,
+  so a line written by an older hook (version 1, plain text) is never stored as it was. The offset
+  file and the lock beside the log are mode 0600, the folder 0700.
+
 - **Tail from the last offset.** The offset (with the file's inode) is kept in
   ``commands.jsonl.offset.json`` beside the log, written after the events are flushed to the pool,
   so a restart resumes where it stopped: nothing is skipped, and a line read twice (killed between
@@ -32,7 +37,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from carryover.pipeline.capture.documents import workspace_of
 from carryover.pipeline.events import CapturedEvent, EventSink, ShellCommand
-from carryover.pool.locking import PoolLock
+from carryover.pool.locking import PRIVATE_FILE_MODE, PoolLock, private_dir
+from carryover.pool.redaction import redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +71,10 @@ def line_to_event(line: str, workspace_for: Callable[[str], str]) -> CapturedEve
         return None
     if not isinstance(record, dict) or not isinstance(record.get("command"), str):
         return None
-    command = record["command"].strip()
+    command = redact_text(record["command"].strip())
     if not command:
         return None
-    cwd = str(record.get("cwd") or "")
+    cwd = redact_text(str(record.get("cwd") or ""))
     exit_code = record.get("exit_code")
     ended = _from_epoch(record.get("ended")) or _from_epoch(record.get("started"))
     started = _from_epoch(record.get("started"))
@@ -136,14 +142,16 @@ class ShellLogFollower:
 
     def _save_state(self, inode: int, offset: int) -> None:
         temporary = self.state_path.with_name(self.state_path.name + ".tmp")
-        temporary.write_text(json.dumps({"inode": inode, "offset": offset}), encoding="utf-8")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps({"inode": inode, "offset": offset}))
         os.replace(temporary, self.state_path)
 
     # -- reading --------------------------------------------------------------------------------
 
     def poll_once(self) -> int:
         """Record every complete new line; returns how many events were recorded."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.log_path.parent)
         with self._lock.hold():
             inode, offset = self._load_state()
             saved_offset = offset
@@ -206,7 +214,7 @@ class ShellLogFollower:
     # -- running --------------------------------------------------------------------------------
 
     def start(self) -> ShellLogFollower:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.log_path.parent)
         self._stop.clear()
         try:
             from watchdog.observers import Observer
