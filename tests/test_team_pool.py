@@ -310,3 +310,32 @@ def test_three_processes_sharing_at_once_leave_every_memory_exactly_once(
         flat[len(flat) // 2],
         flat[-1],
     )
+
+
+def test_the_mcp_tools_read_the_team_pool_too(
+    s3_env: dict[str, str], tmp_path: Path, minilm: Embedder
+) -> None:
+    from carryover.mcp.server import ArgumentError, Pools, do_feedback, do_search, do_show
+
+    uri = f"{URI}/{tmp_path.name}"
+    ada_config = _team_config(pool_config(tmp_path / "ada"), uri)
+    ada = MemoryStore(ada_config, minilm)
+    shared = ada.add(RETRY_LESSON)
+    assert TeamPool(ada_config, ada.embedder).share(ada, shared.id).outcome == "shared"
+
+    bob_config = _team_config(pool_config(tmp_path / "bob"), uri, user="bob")
+    pools = Pools(bob_config)
+    pools._store = MemoryStore(bob_config, minilm)
+    pools._team = TeamPool(bob_config, pools._store.embedder)
+    found = do_search(
+        pools,
+        text="resp, err := client.Do(req)",
+        language="go",
+        diagnostic="context deadline exceeded while calling the payments service",
+    )["memories"]
+    assert [(memory["id"], memory["scope"], memory["shared_by"]) for memory in found] == [
+        (shared.id, "team", "ada")
+    ]
+    assert do_show(pools, shared.id[:10])["shared_from_workspace"] == "payments"
+    with pytest.raises(ArgumentError, match="team memory"):
+        do_feedback(pools, shared.id, helpful=True)

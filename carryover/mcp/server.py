@@ -24,23 +24,21 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import anyio
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from carryover.pipeline.distill.checker import InsightText, insight_problems
 from carryover.pool.config import ConfigError, StoreConfig, load_config
 from carryover.pool.errors import MemoryNotFound, PoolError
 from carryover.pool.jsonl import memory_to_json
-from carryover.pool.proposals import write_proposal
 from carryover.pool.records import Kind, Memory, MemoryDraft, Outcome, Provenance, Scope, Status
 from carryover.pool.redaction import find_secrets, redact_text
-from carryover.pool.store import MemoryStore, open_store
-from carryover.pool.team import PooledSearch, TeamPool
-from carryover.recall import Diagnostic, FailedRun, Moment, RecallOptions, suggest
-from carryover.recall.render import hit_json
+
+if TYPE_CHECKING:  # LanceDB and the models load in the worker thread, after the handshake
+    from carryover.pool.store import MemoryStore
+    from carryover.pool.team import PooledSearch, TeamPool
 
 logger = logging.getLogger(__name__)
 
@@ -98,16 +96,28 @@ class Pools:
     def local(self) -> MemoryStore:
         with self._lock:
             if self._store is None:
+                from carryover.pool.store import open_store
+                from carryover.pool.team import TeamPool
+
                 self._store = open_store(self.config)
                 if self.config.team.enabled:
                     self._team = TeamPool(self.config, self._store.embedder)
             return self._store
+
+    def warm_up(self) -> None:
+        """Open the pool and load the embedder now (in a thread, while the client connects)."""
+        try:
+            self.local().embed_query(["warm up"])
+        except (PoolError, OSError) as error:
+            logger.warning("the memory pool cannot be opened yet: %s", error)
 
     def team(self) -> TeamPool | None:
         self.local()
         return self._team
 
     def searcher(self) -> PooledSearch:
+        from carryover.pool.team import PooledSearch
+
         return PooledSearch(self.local(), self.team())
 
 
@@ -163,6 +173,9 @@ def do_search(
         raise ArgumentError("output belongs to a failed_command: give the command too")
     if not 1 <= k <= MAX_K:
         raise ArgumentError(f"k must be between 1 and {MAX_K}")
+    from carryover.recall import Diagnostic, FailedRun, Moment, RecallOptions, suggest
+    from carryover.recall.render import hit_json
+
     moment = Moment.of_text(
         text_clean,
         language=_clean(language, "language", MAX_TAG),
@@ -234,6 +247,9 @@ def do_propose(
     if secrets:
         raise ArgumentError(f"not stored: the proposal holds what looks like a secret ({'; '.join(secrets)})")
     clean = {name: redact_text(text) for name, text in fields.items()}
+    from carryover.pipeline.distill.checker import InsightText, insight_problems
+    from carryover.pool.proposals import write_proposal
+
     problems = insight_problems(InsightText(**clean))
     if problems:
         raise ArgumentError("not stored, an insight must be general: " + "; ".join(problems))
@@ -421,7 +437,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         logger.error("%s", error)
         return 2
-    server = build_server(Pools(config))
+    pools = Pools(config)
+    server = build_server(pools)
+    threading.Thread(target=pools.warm_up, name="carryover-mcp-warm-up", daemon=True).start()
     anyio.run(server.run_stdio_async)
     return 0
 
