@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
+
+import attrs
 
 from carryover.pool.config import ConfigError, StoreConfig, load_config
 from carryover.pool.embedding import EmbedderError
 from carryover.pool.errors import MemoryNotFound, PoolError
 from carryover.pool.jsonl import memory_to_json
 from carryover.pool.locking import PoolBusy
-from carryover.pool.records import Kind, Memory, MemoryDraft, Provenance, SearchHit, SearchQuery, Status
+from carryover.pool.records import Kind, Memory, MemoryDraft, Provenance, SearchHit, Status
+from carryover.recall.moment import Diagnostic, FailedRun, Moment, RecallOptions, suggest
 
 if TYPE_CHECKING:
     from carryover.pool.store import MemoryStore
@@ -28,6 +33,31 @@ STATUS_CHOICES = [status.value for status in Status]
 
 class CommandError(RuntimeError):
     """A command could not do what was asked; the message is shown as it is."""
+
+
+_UNSAFE_FOR_TERMINALS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+OUTPUT_READ_BYTES = 1_000_000
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal could act on (escape sequences, carriage returns,
+    C1 controls, bidirectional overrides) written out as ``\\uXXXX``: memory text is shown, never
+    obeyed. Inside JSON strings the same spelling is a valid escape, so JSON output stays valid."""
+    return _UNSAFE_FOR_TERMINALS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+class TerminalSafeWriter(io.TextIOBase):
+    """A text stream that writes through ``terminal_safe`` (the CLI's stdout and stderr)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(terminal_safe(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
 
 
 def _emit(value: Any) -> None:
@@ -117,30 +147,67 @@ def cmd_import(store: MemoryStore, args: argparse.Namespace) -> int:
     return 0 if report.rejected == 0 else 1
 
 
-def cmd_search(store: MemoryStore, args: argparse.Namespace) -> int:
-    query = SearchQuery(
-        text=args.query,
+def _output_text(value: str | None) -> str:
+    """``--output``: the text itself, ``@FILE`` for a file's content, ``-`` for stdin (bounded)."""
+    if not value:
+        return ""
+    if value == "-":
+        raw = sys.stdin.buffer.read(OUTPUT_READ_BYTES)
+    elif value.startswith("@"):
+        try:
+            with open(value[1:], "rb") as handle:
+                raw = handle.read(OUTPUT_READ_BYTES)
+        except OSError as error:
+            raise CommandError(f"--output {value}: {error.strerror or error}") from error
+    else:
+        return value
+    return raw.decode("utf-8", "replace")
+
+
+def search_moment(args: argparse.Namespace) -> Moment:
+    """The editor moment a search describes: QUERY as the line in question, with the diagnostics,
+    failing command and its output the flags give; what the hover would see at such a line."""
+    failed = None
+    if args.failed_command:
+        failed = FailedRun(args.failed_command, output=_output_text(args.output), exit_code=1)
+    elif args.output:
+        raise CommandError("--output needs --failed-command (the command that printed it)")
+    return Moment.of_text(
+        args.query,
         language=args.language,
-        tools=args.tool,
-        k=args.k,
-        kinds=tuple(Kind(kind) for kind in args.kind),
+        diagnostics=tuple(Diagnostic(message) for message in args.diagnostic),
+        failed_run=failed,
         workspace=args.workspace,
-        min_score=args.min_score,
     )
-    hits = store.search(query)
+
+
+def cmd_search(store: MemoryStore, args: argparse.Namespace) -> int:
+    if not 1 <= args.k <= 50:
+        raise CommandError("--k must be between 1 and 50")
+    options = RecallOptions(k=args.k, kinds=tuple(Kind(kind) for kind in args.kind))
+    if args.min_score is not None:
+        options = attrs.evolve(options, threshold=args.min_score, plain_threshold=args.min_score)
+    suggestions = suggest(store, search_moment(args), options)
     if args.json:
-        _emit({"query": args.query, "language": args.language, "hits": [hit_to_json(hit) for hit in hits]})
+        _emit(
+            {
+                "query": args.query,
+                "language": args.language,
+                "hits": [{**hit_to_json(item.hit), "basis": item.basis} for item in suggestions],
+            }
+        )
         return 0
-    if not hits:
+    if not suggestions:
         print("no memory applies")
         return 0
-    for rank, hit in enumerate(hits, start=1):
+    for rank, item in enumerate(suggestions, start=1):
+        hit = item.hit
         memory = hit.memory
         label = f"[{memory.kind.value}, {memory.outcome.value}]"
         print(f"{rank}. {label} {memory.title}  (score {hit.score:.3f})")
         print(
             f"   {memory.id} · learned in {_languages_label(memory)} · {hit.why.guard}"
-            f"{' · pinned' if hit.why.pinned else ''}"
+            f"{' · pinned' if hit.why.pinned else ''} · for {item.basis}"
         )
         if memory.description:
             print(f"   {memory.description}")
@@ -320,14 +387,24 @@ def _add_write_commands(commands: Subcommands) -> None:
 
 
 def _add_read_commands(commands: Subcommands) -> None:
-    search = commands.add_parser("search", help="find the memories that apply to a text")
-    search.add_argument("query")
-    search.add_argument("--language")
-    search.add_argument("--tool", action="append", default=[])
+    search = commands.add_parser(
+        "search", help="find the memories that apply to a line of code or a message, as the hover does"
+    )
+    search.add_argument("query", help="the line in question (code, or a message)")
+    search.add_argument("--language", help="the editor language of the line (python, typescriptreact, ...)")
+    search.add_argument(
+        "--diagnostic", action="append", default=[], metavar="MESSAGE", help="a diagnostic on the line"
+    )
+    search.add_argument("--failed-command", metavar="COMMAND", help="the workspace's last failing command")
+    search.add_argument(
+        "--output", metavar="TEXT|@FILE|-", help="what the failing command printed (text, a file, or stdin)"
+    )
     search.add_argument("--kind", action="append", default=[], choices=KIND_CHOICES)
     search.add_argument("--workspace", help="hide project-scoped memories of other workspaces")
     search.add_argument("--k", type=int, default=3)
-    search.add_argument("--min-score", type=float)
+    search.add_argument(
+        "--min-score", type=float, help="show from this score (default: the hover's thresholds)"
+    )
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)
 
@@ -419,7 +496,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             handled: int = config_handler(config, args)
             return handled
         store = _open_store(config)
-        result: int = args.handler(store, args)
+        stdout, stderr = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = TerminalSafeWriter(stdout), TerminalSafeWriter(stderr)
+        try:
+            result: int = args.handler(store, args)
+        finally:
+            sys.stdout.flush()
+            sys.stdout, sys.stderr = stdout, stderr
         return result
     except MemoryNotFound as error:
         print(f"carryover: no memory {error.args[0]}", file=sys.stderr)

@@ -12,22 +12,28 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import attrs
 
-from carryover.lsp.editor_state import TerminalRun
-from carryover.lsp.settings import Settings
 from carryover.pool.config import StoreConfig, load_config
 from carryover.pool.embedding.base import Embedder
 from carryover.pool.jsonl import parse_object
 from carryover.pool.records import Kind, MemoryDraft, SearchQuery
 from carryover.pool.store import MemoryStore
+from carryover.recall.moment import (
+    PLAIN_LINE_THRESHOLD,
+    RELEVANCE_THRESHOLD,
+    Diagnostic,
+    FailedRun,
+    Moment,
+    RecallOptions,
+    suggest,
+)
 from carryover.recall.query import EditorContext, build_query
-from carryover.recall.retrieve import Probe, line_probes, merge
-from carryover.recall.signals import sites_on_line
 from eval.bm25 import BM25
 from eval.metrics import Judgement, Scores, score
+from eval.report import render
+from eval.variants import VARIANTS, Variant
 
 DATA = Path(__file__).resolve().parent / "data"
 logger = logging.getLogger(__name__)
@@ -121,39 +127,35 @@ RANKED = 10
 """How many memories each retriever ranks (MRR looks this deep; the metrics @3 only at the top 3)."""
 
 
-def hover_probes(query: EvalQuery, thresholds: tuple[float, float] | None) -> list[Probe]:
-    """The searches the hover makes for this editor moment: the same function, the same inputs (the
-    query's code line as the hovered line, its diagnostic as the line's diagnostic, its failing command
-    as the workspace's last failing command)."""
+def moment_of(query: EvalQuery) -> Moment:
+    """The editor moment a query describes: its code line as the line in question, its diagnostic
+    on that line, its failing command (with the error line) as the workspace's last failure."""
     context = query.context
-    line = context.code_line or ""
-    failing = None
+    failed = None
     if context.failing_command:
-        failing = TerminalRun(context.failing_command, cwd="", exit_code=1, error_line=context.error_line)
-    return line_probes(
+        failed = FailedRun(context.failing_command, error_line=context.error_line)
+    return Moment.of_text(
+        context.code_line or "",
         language=context.language,
-        line_text=line,
-        diagnostics=[context.diagnostic] if context.diagnostic else [],
-        sites=sites_on_line([line], 0) if line.strip() else [],
-        failing=failing,
-        threshold=thresholds[0] if thresholds else None,
-        plain_threshold=thresholds[1] if thresholds else None,
-        k=RANKED,
+        diagnostics=(Diagnostic(context.diagnostic),) if context.diagnostic else (),
+        failed_run=failed,
     )
 
 
 def hover_retriever(
     store: MemoryStore, thresholds: tuple[float, float] | None, kinds: tuple[Kind, ...] = ()
 ) -> Retriever:
-    """Exactly the hover's retrieval: its probes, each searched, merged best-first; nothing below the
-    relevance threshold (what the hover would not show does not count)."""
+    """Exactly the hover's retrieval (``carryover.recall.suggest`` on the query's moment), ranking
+    ``RANKED`` deep; nothing below the hover's thresholds when they apply."""
+    options = RecallOptions(
+        k=RANKED,
+        threshold=thresholds[0] if thresholds else None,
+        plain_threshold=thresholds[1] if thresholds else None,
+        kinds=kinds,
+    )
 
     def run(query: EvalQuery, _search: SearchQuery) -> list[str]:
-        probes = hover_probes(query, thresholds)
-        if kinds:
-            probes = [Probe(attrs.evolve(probe.query, kinds=kinds), probe.basis) for probe in probes]
-        results = [(probe, store.search(probe.query)) for probe in probes]
-        return [suggestion.memory_id for suggestion in merge(results, RANKED)]
+        return [suggestion.memory_id for suggestion in suggest(store, moment_of(query), options)]
 
     return run
 
@@ -181,59 +183,6 @@ def hybrid_retriever(vector: Retriever, lexical: Retriever, constant: int = 60) 
         return sorted(fused, key=lambda memory_id: -fused[memory_id])[:10]
 
     return run
-
-
-FLAT = {"insight_weight": 1.0, "summary_weight": 1.0, "workflow_weight": 1.0, "trajectory_weight": 1.0}
-PLAIN = {**FLAT, "transfer_guard": False, "plan_weight": 0.0}
-
-
-@attrs.frozen
-class Variant:
-    name: str
-    description: str
-    embed_key: str = "title+description"
-    ranking: dict[str, Any] = attrs.field(factory=dict)
-    mode: str = "hover"  # hover | bm25 | hybrid
-    kinds: tuple[Kind, ...] = ()
-    threshold: bool = True
-    """Apply the hover's relevance threshold (what the hover would not show does not count)."""
-
-
-VARIANTS = (
-    Variant("carryover", "the product as the hover shows it: plan, abstraction weights, guard, threshold"),
-    Variant("carryover-unthresholded", "the same ranking without the relevance threshold", threshold=False),
-    Variant("bm25", "BM25 over title, description and content", mode="bm25", threshold=False),
-    Variant("hybrid", "reciprocal rank fusion of carryover (unthresholded) and BM25", mode="hybrid"),
-    Variant(
-        "vector-only", "cosine to the context only: no plan, guard or weights", ranking=PLAIN, threshold=False
-    ),
-    Variant(
-        "plain-cosine-all-text",
-        "cosine over title+description+content, nothing else",
-        embed_key="all",
-        ranking=PLAIN,
-        threshold=False,
-    ),
-    Variant("no-plan", "carryover without the plan (raw context only)", ranking={"plan_weight": 0.0}),
-    Variant("no-guard", "carryover without the transfer guard", ranking={"transfer_guard": False}),
-    Variant(
-        "soft-guard",
-        "carryover showing other languages' trajectories and workflows at 0.8 of their score",
-        ranking={"procedural_cross_language_factor": 0.8},
-    ),
-    Variant("no-abstraction", "carryover without abstraction weighting", ranking=FLAT),
-    Variant("title-key", "carryover, embedding only the title (as the paper did)", embed_key="title"),
-    Variant("all-text-key", "carryover, embedding title+description+content", embed_key="all"),
-    *(
-        Variant(
-            f"only-{kind.value}",
-            f"carryover (unthresholded) over {kind.value} memories only",
-            kinds=(kind,),
-            threshold=False,
-        )
-        for kind in Kind
-    ),
-)
 
 
 def load_plain_lines(path: Path) -> list[EvalQuery]:
@@ -302,34 +251,6 @@ def run_variants(
     return results
 
 
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
-
-
-def render(results: dict[str, Scores], split: str) -> str:
-    lines = [
-        f"### Split: {split}",
-        "",
-        "| variant | what it is | Recall@3 | MRR | cross-language Recall@3 | Harmful@3 (trap queries) | "
-        "quiet on plain lines |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    descriptions = {variant.name: variant.description for variant in VARIANTS}
-    for name, scores in results.items():
-        lines.append(
-            f"| {name} | {descriptions[name]} | {_fmt(scores.recall3)} | {_fmt(scores.mrr)} | "
-            f"{_fmt(scores.cross_recall3)} | {_fmt(scores.harmful3)} | {_fmt(scores.quiet)} |"
-        )
-    any_scores = next(iter(results.values()))
-    lines.append("")
-    lines.append(
-        f"{any_scores.queries} queries, {any_scores.trap_queries} with traps (Harmful@3 is over those). "
-        "\"Quiet\" is the share of ordinary lines (eval/data/plain_lines.jsonl) on which the hover "
-        "shows nothing; it applies to the variants that use the hover's thresholds."
-    )
-    return "\n".join(lines)
-
-
 def check_floors(results: dict[str, Scores], floors_path: Path) -> list[str]:
     floors = json.loads(floors_path.read_text(encoding="utf-8"))
     failures = []
@@ -370,8 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     queries = load_queries(args.queries)
     plain_lines = load_plain_lines(args.plain_lines)
-    settings = Settings()
-    thresholds = (settings.relevance_threshold, settings.plain_line_threshold)
+    thresholds = (RELEVANCE_THRESHOLD, PLAIN_LINE_THRESHOLD)
     by_split: dict[str, dict[str, Scores]] = {}
     with tempfile.TemporaryDirectory(prefix="carryover-eval-") as workdir:
         pools = Pools.build(load_pool(args.pool), MiniLMEmbedder(), Path(workdir))

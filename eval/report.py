@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from carryover.pool.stats_report import pool_report
 from eval.metrics import Scores
+from eval.variants import VARIANTS, Variant
 
 if TYPE_CHECKING:
     from carryover.pool.store import MemoryStore
-    from eval.harness import Variant
 
 AIMS = (
     ("recall3", "Recall@3", ">=", 0.85),
@@ -27,6 +27,30 @@ PLOT_LABELS = {"recall3": "Recall@3", "cross_recall3": "cross-language Recall@3"
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
+
+
+def render(results: dict[str, Scores], split: str) -> str:
+    lines = [
+        f"### Split: {split}",
+        "",
+        "| variant | what it is | Recall@3 | MRR | cross-language Recall@3 | Harmful@3 (trap queries) | "
+        "quiet on plain lines |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    descriptions = {variant.name: variant.description for variant in VARIANTS}
+    for name, scores in results.items():
+        lines.append(
+            f"| {name} | {descriptions[name]} | {_fmt(scores.recall3)} | {_fmt(scores.mrr)} | "
+            f"{_fmt(scores.cross_recall3)} | {_fmt(scores.harmful3)} | {_fmt(scores.quiet)} |"
+        )
+    any_scores = next(iter(results.values()))
+    lines.append("")
+    lines.append(
+        f"{any_scores.queries} queries, {any_scores.trap_queries} with traps (Harmful@3 is over those). "
+        '"Quiet" is the share of ordinary lines (eval/data/plain_lines.jsonl) on which the hover '
+        "shows nothing; it applies to the variants that use the hover's thresholds."
+    )
+    return "\n".join(lines)
 
 
 def plot_ablations(path: Path, results: Mapping[str, Scores], split: str) -> Path:
@@ -106,14 +130,13 @@ def write_report(
     variants: Sequence[Variant],
 ) -> Path:
     """Write ``report.md``, ``ablations-<split>.png`` and ``pool.png`` into ``folder``."""
-    from eval.harness import render
-
     folder.mkdir(parents=True, exist_ok=True)
     stats = pool_report(store, plot=folder / "pool.png")
     lines = [
         "# Carryover retrieval on the cross-language evaluation set",
         "",
-        "Written by `python -m eval " + " ".join(f"--split {split}" for split in by_split)
+        "Written by `python -m eval "
+        + " ".join(f"--split {split}" for split in by_split)
         + f" --report {folder}`. The set, how it was built and its limits: [eval/README.md](../README.md).",
         "Every row runs the hover's own retrieval (`server/retrieval.py`: the same probes, thresholds and",
         "merge) over a fresh pool of the set's memories, embedded by the offline MiniLM embedder;",

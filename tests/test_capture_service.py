@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from carryover.pipeline.capture.live import LiveCapture
 from carryover.pipeline.capture.shell_hook import default_log_path
 from carryover.pipeline.segment import DISTILLED
 from carryover.pipeline.service import CaptureService
@@ -29,6 +30,8 @@ def test_the_service_captures_segments_and_distils_in_the_background(
     try:
         root = str(workspace.resolve())
         uri = f"file://{root}/src/util.py"
+        capture = LiveCapture(lambda: [root])
+        capture.attach(service.sink, service.note_editor_write)
         log = default_log_path(Path(fast_store.config.pool_dir))
         now = time.time()
 
@@ -38,8 +41,8 @@ def test_the_service_captures_segments_and_distils_in_the_background(
                 handle.write(json.dumps({**record, "cwd": root, "command": command}) + "\n")
 
         shell("python -m pytest -q", 1, now - 30)
-        service.on_document_opened(uri, "python", 1, "def last(items):\n    return items[len(items)]\n")
-        service.on_document_changed(
+        capture.document_opened(uri, "python", 1, "def last(items):\n    return items[len(items)]\n")
+        capture.document_changed(
             uri,
             2,
             [
@@ -49,7 +52,7 @@ def test_the_service_captures_segments_and_distils_in_the_background(
                 }
             ],
         )
-        service.on_document_saved(uri)
+        capture.document_saved(uri)
         (workspace / "src" / "util.py").write_text("def last(items):\n    return items[len(items) - 1]\n")
         (workspace / "notes.md").write_text("changed by an agent\n")
         (workspace / ".env").write_text("TOKEN=abc\n")

@@ -5,24 +5,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from carryover.lsp.editor_state import TerminalRun
 from carryover.pool.embedding.base import Embedder
 from carryover.pool.jsonl import parse_object
+from carryover.recall.moment import RecallOptions, probes_for
 from carryover.recall.query import EditorContext
 from carryover.recall.retrieve import line_probes
 from carryover.recall.signals import sites_on_line
 from eval.harness import (
     DATA,
-    VARIANTS,
     EvalQuery,
     Pools,
     check_floors,
-    hover_probes,
     load_plain_lines,
     load_queries,
+    moment_of,
     run_variants,
 )
 from eval.metrics import Scores
+from eval.variants import VARIANTS
 
 
 def test_the_set_loads_with_its_splits() -> None:
@@ -44,12 +44,13 @@ def test_eval_queries_become_exactly_the_hovers_probes() -> None:
         language="python",
         line_text=context.code_line or "",
         sites=sites_on_line([context.code_line or ""], 0),
-        failing=TerminalRun("python -m app.worker", "", 1, "KeyError: 'API_TOKEN'"),
+        failing_command="python -m app.worker",
+        failing_error_line="KeyError: 'API_TOKEN'",
         threshold=0.25,
         plain_threshold=0.45,
         k=10,
     )
-    assert hover_probes(query, (0.25, 0.45)) == expected
+    assert probes_for(moment_of(query), RecallOptions(k=10)) == expected
 
 
 def test_floors_fail_below_and_pass_above(tmp_path: Path) -> None:

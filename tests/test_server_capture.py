@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from lsprotocol import types as lsp
 
+from carryover.vocabulary.output import DIFF_CHARS, OUTPUT_HEAD_CHARS
 from tests.test_server_support import (
     Window,
     client_config,
@@ -96,7 +97,7 @@ async def test_terminal_notifications_become_events(session: Session) -> None:
     assert (
         payload["exit_code"] == 1 and payload["started_at"] == "2026-01-01T10:00:00" and payload["ended_at"]
     )
-    assert len(payload["output_head"]) == 4000 and payload["output_truncated"] is True
+    assert len(payload["output_head"]) <= OUTPUT_HEAD_CHARS + 80 and payload["output_truncated"] is True
     assert TOKEN not in payload["output_tail"] and "REDACTED" in payload["output_tail"]
     assert ended["workspace"] == str(session.workspace) and ended["source"] == "terminal"
 
@@ -122,6 +123,7 @@ async def test_tool_diagnostics_become_events(session: Session) -> None:
     (event,) = await eventually(lambda: session.events("diagnostics.changed"))
     assert event["payload"] == {
         "uri": uri,
+        "path": "a.ts",
         "source": "eslint",
         "diagnostics": [
             {
@@ -132,6 +134,9 @@ async def test_tool_diagnostics_become_events(session: Session) -> None:
                 "message": "'x' is possibly 'undefined'.",
             }
         ],
+        "errors": 0,
+        "warnings": 1,
+        "after_save": False,
     }
 
 
@@ -155,9 +160,10 @@ async def test_document_lifecycle_becomes_events(session: Session) -> None:
     )
     opened = [e for e in session.events("document.opened") if e["payload"]["uri"] == uri]
     saved = [e for e in session.events("document.saved") if e["payload"]["uri"] == uri]
-    assert opened[0]["payload"] == {"uri": uri, "language_id": "python", "version": 1}
-    assert set(saved[0]["payload"]) == {"uri", "language_id", "version", "diff"}
-    assert "-a = 1" in saved[0]["payload"]["diff"] and "+a = 2" in saved[0]["payload"]["diff"]
+    assert opened[0]["payload"] == {"uri": uri, "language_id": "python", "version": 1, "path": "doc.py"}
+    save = saved[0]["payload"]
+    assert save["path"] == "doc.py" and (save["added"], save["removed"]) == (1, 1), save
+    assert "-a = 1" in save["diff"] and "+a = 2" in save["diff"] and save["diff_truncated"] is False
     assert closed[0]["payload"]["uri"] == uri and closed[0]["source"] == "editor"
 
 
@@ -299,3 +305,83 @@ async def test_two_servers_share_one_pool(session: Session) -> None:
     finally:
         await client.shutdown_session()
         await client.stop()
+
+
+def _change_to(client: Any, uri: str, version: int, text: str) -> None:
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+    client.text_document_did_save(
+        lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=uri))
+    )
+
+
+def _pool_bytes(pool: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in sorted(pool.rglob("*")) if path.is_file())
+
+
+async def test_a_secret_file_leaves_no_byte_in_the_pool(session: Session) -> None:
+    """A .env opened, edited and saved in the editor: neither its content nor its name is stored
+    (capture keeps secret paths out entirely), while an ordinary file saved after it is."""
+    client = session.client
+    marker = "plainvalue" + "Q7x9Z2k4"  # not a secret pattern: only the path rule can keep it out
+    env = open_document(client, session.workspace / ".env", f"APP_MODE={marker}\n", "dotenv")
+    _change_to(client, env, 2, f"APP_MODE={marker}\nOTHER={marker}2\n")
+    ordinary = open_document(client, session.workspace / "after_env.py", "x = 1\n", "python")
+    _change_to(client, ordinary, 2, "x = 2\n")
+    await eventually(lambda: [e for e in session.events("document.saved") if e["payload"]["uri"] == ordinary])
+    assert not [e for e in session.events() if ".env" in str(e["payload"])]
+    assert marker.encode() not in _pool_bytes(session.pool)
+
+
+async def test_a_large_save_is_a_bounded_diff_with_counts(session: Session) -> None:
+    client = session.client
+    before = "".join(f"value_{n} = {n}\n" for n in range(3000))
+    after = "".join(f"value_{n} = {n + 1}\n" for n in range(3000))
+    uri = open_document(client, session.workspace / "big.py", before, "python")
+    _change_to(client, uri, 2, after)
+    (saved,) = await eventually(
+        lambda: [e for e in session.events("document.saved") if e["payload"]["uri"] == uri]
+    )
+    payload = saved["payload"]
+    assert (payload["added"], payload["removed"]) == (3000, 3000)
+    assert payload["diff_truncated"] is True and len(payload["diff"]) <= DIFF_CHARS + 200
+
+
+async def test_an_error_published_after_a_save_opens_an_episode(session: Session) -> None:
+    from carryover.pipeline.segment import segment_pending
+    from carryover.pool.config import load_config
+    from carryover.pool.store import open_store
+
+    client = session.client
+    uri = open_document(client, session.workspace / "calc.ts", "export const a = 1;\n", "typescript")
+    _change_to(client, uri, 2, "export const a: string = 1;\n")
+    client.protocol.notify(
+        "carryover/diagnostics",
+        {
+            "uri": uri,
+            "source": "editor",
+            "diagnostics": [
+                {
+                    "range": {"start": {"line": 0, "character": 13}, "end": {"line": 0, "character": 14}},
+                    "message": "Type 'number' is not assignable to type 'string'.",
+                    "severity": 1,
+                    "code": 2322,
+                    "source": "ts",
+                }
+            ],
+        },
+    )
+    (published,) = await eventually(
+        lambda: [e for e in session.events("diagnostics.changed") if e["payload"]["uri"] == uri]
+    )
+    assert published["payload"]["after_save"] is True and published["payload"]["errors"] == 1
+    store = open_store(load_config(db=session.pool))
+    report = await asyncio.to_thread(segment_pending, store)
+    episodes = [*report.open, *report.finished, *store.list_episodes()]
+    assert any(
+        episode.workspace == str(session.workspace) and "calc.ts" in episode.goal for episode in episodes
+    ), [(episode.workspace, episode.goal) for episode in episodes]

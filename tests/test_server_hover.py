@@ -4,9 +4,14 @@ configuration changes, malformed params. One seeded pool and one server for the 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -205,3 +210,145 @@ async def test_malformed_params_get_invalid_params_and_the_server_keeps_serving(
     client.protocol.notify("carryover/diagnostics", {"uri": uri, "diagnostics": "nope"})
     await asyncio.sleep(0.2)
     assert GUARD in hover_text(await hover(client, uri, 3))
+
+
+def _cli(pool: Path, *args: str) -> dict[str, Any]:
+    env = {**os.environ, "CARRYOVER_HOME": str(pool.parent / "home")}
+    command = [sys.executable, "-m", "carryover", "--db", str(pool), *args, "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=True)
+    parsed: dict[str, Any] = json.loads(done.stdout)
+    return parsed
+
+
+def _default_settings(client: LanguageClient) -> None:
+    """The settings the CLI uses (an earlier test of the module changed them)."""
+    client.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(
+            settings={"carryover": {"relevanceThreshold": 0.25, "plainLineThreshold": 0.45, "maxResults": 3}}
+        )
+    )
+
+
+def _hover_titles(text: str, titles: list[str]) -> list[str]:
+    return sorted((title for title in titles if title in text), key=text.index)
+
+
+async def test_carryover_search_shows_what_the_hover_shows(client: LanguageClient, workspace: Path) -> None:
+    """The same moment through the CLI (the line, its diagnostic, the failing command and its output)
+    and through the hover: the same memories in the same order."""
+    pool = workspace.parent / "pool"
+    _default_settings(client)
+    line = "    return rows[index]['total']"
+    uri = open_document(client, workspace / "report.py", f"def total(rows, index):\n{line}\n", "python")
+    diagnostic = 'Value of type "Optional[dict[str, int]]" is not indexable'
+    client.protocol.notify(
+        "carryover/diagnostics",
+        {
+            "uri": uri,
+            "source": "mypy",
+            "diagnostics": [
+                {
+                    "range": {"start": {"line": 1, "character": 11}, "end": {"line": 1, "character": 21}},
+                    "message": diagnostic,
+                    "severity": 1,
+                }
+            ],
+        },
+    )
+    output = "E   TypeError: 'NoneType' object is not subscriptable\n1 failed, 2 passed in 0.05s\n"
+    client.protocol.notify(
+        "carryover/terminalEnded",
+        {
+            "command": "pytest -x",
+            "cwd": str(workspace),
+            "exitCode": 1,
+            "outputHead": "",
+            "outputTail": output,
+        },
+    )
+    await asyncio.sleep(0.3)
+    text = hover_text(await hover(client, uri, 1))
+    found = await asyncio.to_thread(
+        _cli,
+        pool,
+        "search",
+        line,
+        "--language",
+        "python",
+        "--diagnostic",
+        diagnostic,
+        "--failed-command",
+        "pytest -x",
+        "--output",
+        output,
+        "--workspace",
+        str(workspace),
+    )
+    titles = [hit["title"] for hit in found["hits"]]
+    assert titles, found
+    assert _hover_titles(text, titles) == titles
+    assert all(hit["basis"] for hit in found["hits"])
+    client.protocol.notify(
+        "carryover/terminalEnded",
+        {"command": "pytest -x", "cwd": str(workspace), "exitCode": 0, "outputTail": "3 passed"},
+    )
+
+
+async def test_a_tsx_file_is_the_same_language_as_typescript(client: LanguageClient, workspace: Path) -> None:
+    """A workflow learned in TypeScript is same-language advice in a .tsx file (typescriptreact), and
+    same-ecosystem advice in JavaScript; never shown in Python."""
+    pool = workspace.parent / "pool"
+    _default_settings(client)
+    title = "Regenerate the GraphQL client types after changing the schema"
+    await asyncio.to_thread(
+        _cli,
+        pool,
+        "add",
+        "--kind",
+        "workflow",
+        "--title",
+        title,
+        "--description",
+        "Use when a generated GraphQL hook reports a field that does not exist on the query type.",
+        "--content",
+        "1. run the codegen script\n2. re-run the type check",
+        "--language",
+        "typescriptreact",
+        "--tool",
+        "graphql-codegen",
+    )
+    await asyncio.sleep(2.5)  # the server's pool refreshes every 2 s
+    line = "  const { data } = useOrdersQuery({ variables: { first: 10 } }); // field 'orders' missing"
+    message = "Property 'orders' does not exist on type 'OrdersQuery'. GraphQL generated hook type is stale."
+    texts = {}
+    for name, language in (
+        ("Orders.tsx", "typescriptreact"),
+        ("orders.js", "javascript"),
+        ("orders.py", "python"),
+    ):
+        uri = open_document(client, workspace / name, f"export function Orders() {{\n{line}\n}}\n", language)
+        texts[language] = hover_text(await hover_with_diagnostic(client, uri, 1, message))
+    assert title in texts["typescriptreact"] and "same language (typescript)" in texts["typescriptreact"]
+    assert title in texts["javascript"] and "same ecosystem (typescript)" in texts["javascript"]
+    assert title not in texts["python"]
+
+
+async def hover_with_diagnostic(
+    client: LanguageClient, uri: str, line: int, message: str
+) -> lsp.Hover | None:
+    client.protocol.notify(
+        "carryover/diagnostics",
+        {
+            "uri": uri,
+            "source": "tsc",
+            "diagnostics": [
+                {
+                    "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 5}},
+                    "message": message,
+                    "severity": 1,
+                }
+            ],
+        },
+    )
+    await asyncio.sleep(0.2)
+    return await hover(client, uri, line)

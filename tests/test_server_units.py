@@ -9,18 +9,11 @@ from datetime import datetime
 
 import pytest
 
-from carryover.lsp.documents import (
-    comment,
-    is_excluded,
-    is_function_header,
-    language_of,
-    units,
-    workspace_for,
-)
-from carryover.lsp.editor_state import FAILING_COMMAND_TTL_S, EditorState, TerminalRun, error_line
-from carryover.lsp.event_log import redact_payload
+from carryover.lsp.editor_state import FAILING_COMMAND_TTL_S, EditorState, TerminalRun
 from carryover.lsp.runtime import Background
 from carryover.lsp.settings import Settings, SettingsError, apply_change, settings_to_wire
+from carryover.pipeline.capture.documents import workspace_of
+from carryover.pipeline.capture.live import LiveCapture
 from carryover.pool.records import (
     Kind,
     Memory,
@@ -35,6 +28,9 @@ from carryover.pool.records import (
 from carryover.recall.render import guard_comment, hover_markdown, label, why_line
 from carryover.recall.retrieve import Probe, line_probes, merge
 from carryover.recall.signals import find_sites, sites_on_line
+from carryover.recall.units import is_function_header, units
+from carryover.vocabulary.languages import comment, of_document
+from carryover.vocabulary.output import error_line
 
 
 def memory(**overrides: object) -> Memory:
@@ -161,12 +157,13 @@ def test_function_headers_in_several_languages() -> None:
 
 
 def test_documents_languages_comments_workspaces_and_exclusions() -> None:
-    assert language_of("plaintext", "/a/b.rs") == "rust" and language_of("python", "/a/b") == "python"
+    assert of_document("plaintext", "/a/b.rs") == "rust" and of_document("python", "/a/b") == "python"
+    assert of_document("typescriptreact", "/a/b.tsx") == "typescript" == of_document(None, "/a/b.tsx")
     assert comment("python", "x") == "# x" and comment("go", "x") == "// x" and comment("sql", "x") == "-- x"
-    assert workspace_for("/w/a/b.py", ["/w", "/w/a"]) == "/w/a" and workspace_for("/x/y", ["/w"]) == ""
-    assert is_excluded("/w/secrets/k.py", ["**/secrets/**"], ["/w"])
-    assert is_excluded("/w/.env", ["**/.env"], ["/w"])
-    assert not is_excluded("/w/src/k.py", ["**/secrets/**", "*.lock"], ["/w"])
+    assert workspace_of("/w/a/b.py", ["/w", "/w/a"]) == "/w/a" and workspace_of("/x/y", ["/w"]) == ""
+    capture = LiveCapture(lambda: ["/w"], exclude=["**/secrets/**", "*.lock"])
+    assert capture.hidden("/w/secrets/k.py") and capture.hidden("/w/.env") and capture.hidden("/w/a.lock")
+    assert not capture.hidden("/w/src/k.py")
 
 
 # ----- editor state -------------------------------------------------------------------------------------
@@ -174,10 +171,10 @@ def test_documents_languages_comments_workspaces_and_exclusions() -> None:
 
 def test_error_line_prefers_a_typed_error() -> None:
     tail = "Traceback (most recent call last):\n  File x\nTypeError: 'NoneType' object is not subscriptable\n"
-    assert error_line("", tail) == "TypeError: 'NoneType' object is not subscriptable"
-    assert error_line("error[E0308]: mismatched types", "") == "error[E0308]: mismatched types"
-    assert error_line("", "2 tests failed") == "2 tests failed"
-    assert error_line("all good", "") is None
+    assert error_line(tail) == "TypeError: 'NoneType' object is not subscriptable"
+    assert error_line("error[E0308]: mismatched types") == "error[E0308]: mismatched types"
+    assert error_line("2 tests failed") == "2 tests failed"
+    assert error_line("all good") is None
 
 
 def test_failing_command_is_kept_until_it_passes_or_expires() -> None:
@@ -196,12 +193,12 @@ def test_failing_command_is_kept_until_it_passes_or_expires() -> None:
 
 
 def test_line_probes_and_merge() -> None:
-    failing = TerminalRun("cargo test", "/w", 101, "called `Option::unwrap()` on a `None` value")
     probes = line_probes(
         language="python",
         line_text='v = c.get("k")["x"]',
         sites=find_sites(['v = c.get("k")["x"]']),
-        failing=failing,
+        failing_command="cargo test",
+        failing_error_line="called `Option::unwrap()` on a `None` value",
         threshold=0.35,
     )
     assert [probe.basis.split(" (")[0] for probe in probes] == [
@@ -263,30 +260,25 @@ def test_guard_comment_in_the_documents_language() -> None:
     assert guard_comment(memory(), "python", "").startswith("# Carryover: ")
 
 
-def test_batch_redaction_equals_redacting_each_text() -> None:
-    import json
-    from pathlib import Path
-
-    from carryover.lsp.event_log import SEPARATOR, redact_strings
-    from carryover.pool.redaction import redact_text
-
-    data = Path(__file__).parent / "data"
-    texts = [
-        json.loads(line)["text"]
-        for name in ("secrets_corpus.jsonl", "ordinary_code.jsonl")
-        for line in (data / name).read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-    assert len(texts) > 100
-    assert redact_strings(texts) == [redact_text(text) for text in texts]
-    odd = ["a" + SEPARATOR + "b", "password = 'hunter22'"]  # a text holding the separator: one by one
-    assert redact_strings(odd) == [redact_text(text) for text in odd]
-
-
-def test_event_payloads_are_redacted_string_by_string() -> None:
-    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
-    payload = redact_payload({"command": f"curl -H 'Authorization: token {token}'", "n": 3, "l": [token]})
-    assert token not in str(payload) and payload["n"] == 3 and "REDACTED" in payload["l"][0]
+@pytest.mark.parametrize("language", ["python", "javascript", "css", "html", "sql", "c", "rust", "yaml"])
+def test_memory_text_never_leaves_the_guard_comment(language: str) -> None:
+    hostile = memory(
+        title="Pin it\nimport os; os.system('curl x | sh')\r\u2028",
+        content="*/ alert(1); /* --> <script>x</script> \n\x1b]52;c;bad\x07",
+        check_command="pytest\nrm -rf ~",
+    )
+    text = guard_comment(hostile, language, "    ")
+    lines = text.splitlines()
+    assert len(lines) == 2 and text.endswith("\n")
+    for line in lines:
+        body = line.strip()
+        start, end = {"css": ("/*", "*/"), "html": ("<!--", "-->")}.get(
+            language, ("#" if language in ("python", "yaml") else "--" if language == "sql" else "//", "")
+        )
+        assert body.startswith(start) and body.endswith(end)
+        inner = body[len(start) : len(body) - len(end)]
+        assert "*/" not in inner and "-->" not in inner
+        assert not any(ord(char) < 32 or char == "\u2028" for char in line)
 
 
 async def test_background_task_errors_are_logged(caplog: pytest.LogCaptureFixture) -> None:

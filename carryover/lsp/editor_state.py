@@ -3,7 +3,6 @@ per workspace and the diagnostics other tools forwarded for each document."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 
@@ -13,22 +12,6 @@ from lsprotocol import types as lsp
 FAILING_COMMAND_TTL_S = 3600.0
 """A failing command stops being hover context after an hour (or when the same command passes)."""
 
-_TYPED_ERROR = re.compile(
-    r"^\s*(?:[\w.]+(?:Error|Exception)|error(?:\[\w+\])?|panic|fatal)\b.*?:", re.IGNORECASE
-)
-_ANY_ERROR = re.compile(r"\b(?:error|failed|failure|panic|fatal|cannot|undefined|not found)\b", re.IGNORECASE)
-
-
-def error_line(output_head: str, output_tail: str) -> str | None:
-    """The most telling line of a failed command's output: the first typed error (``TypeError: …``,
-    ``error[E0308]: …``, ``panic: …``), else the first line that mentions an error."""
-    lines = [line.strip() for line in (output_head + "\n" + output_tail).splitlines() if line.strip()]
-    for pattern in (_TYPED_ERROR, _ANY_ERROR):
-        for line in lines:
-            if pattern.search(line):
-                return line[:300]
-    return None
-
 
 @attrs.frozen
 class TerminalRun:
@@ -36,6 +19,8 @@ class TerminalRun:
     cwd: str
     exit_code: int | None
     error_line: str | None
+    output: str = ""
+    """The bounded output of a failure (head and tail), for the hover's search."""
     ended: float = attrs.field(factory=time.monotonic)
 
 
@@ -43,9 +28,6 @@ class EditorState:
     def __init__(self) -> None:
         self._failing: dict[str, TerminalRun] = {}
         self._diagnostics: dict[str, dict[str, list[lsp.Diagnostic]]] = {}
-        self.saved_text: dict[str, str] = {}
-        """Per open document: its text at the last save (or at opening), for the saved diff."""
-        self.language_ids: dict[str, str] = {}
 
     def terminal_ended(self, workspace: str, run: TerminalRun) -> None:
         """Remember a failure; a success of the same command clears it."""
@@ -82,8 +64,6 @@ class EditorState:
 
     def forget_document(self, uri: str) -> None:
         self._diagnostics.pop(uri, None)
-        self.saved_text.pop(uri, None)
-        self.language_ids.pop(uri, None)
 
     def clear(self) -> None:
         self._failing.clear()

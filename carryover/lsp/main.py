@@ -78,7 +78,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     and return the exit status."""
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
-    from carryover.lsp.server import ServerOptions, create_server
+    from carryover.lsp.app import ServerOptions, create_server
 
     try:
         distiller = load_distiller(args.distiller) if args.distiller else None

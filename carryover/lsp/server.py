@@ -1,4 +1,4 @@
-"""The Carryover language server: state shared by the features, and ``create_server``.
+"""The Carryover language server: the state the features share (``create_server`` in app.py).
 
 Nothing heavy is imported here: LanceDB and the embedder load in a worker thread after
 ``initialize`` (``open_pool``), so the server answers ``initialize`` at once.
@@ -7,7 +7,6 @@ Nothing heavy is imported here: LanceDB and the embedder load in a worker thread
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import os
 import sys
@@ -20,7 +19,7 @@ from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from carryover.lsp.documents import is_excluded, language_of, workspace_for
+from carryover.lsp.announce import Announcer, Change
 from carryover.lsp.editor_state import EditorState
 from carryover.lsp.log_bridge import ClientLogHandler
 from carryover.lsp.protocol import CarryoverProtocol
@@ -28,8 +27,11 @@ from carryover.lsp.runtime import Background, StoreHandle, StoreUnavailable, Wor
 from carryover.lsp.settings import Settings
 from carryover.lsp.transport import is_pipe, serve_stdio_pipe
 from carryover.lsp.wire import STATUS, StatusParams
-from carryover.pipeline.events import CapturedEvent, EventSink
-from carryover.recall.retrieve import Probe, allowed_scopes
+from carryover.pipeline.capture.live import LiveCapture
+from carryover.pipeline.events import EventSink
+from carryover.recall.moment import Diagnostic, FailedRun, Moment, RecallOptions, run_probes, suggest
+from carryover.recall.retrieve import Probe, Suggestion
+from carryover.vocabulary import languages
 
 if TYPE_CHECKING:
     from carryover.pipeline.distill.base import Distiller, DistillReport
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
-PENDING_EVENTS = 10_000
 
 
 def default_open_store(db: Path | None, settings: Settings) -> MemoryStore:
@@ -73,11 +74,11 @@ def distiller_for(settings: Settings, environ: Mapping[str, str] | None = None) 
     return make_distiller(chosen)
 
 
-def default_sink(store: MemoryStore) -> EventSink:
-    """Only events, no segmentation or distillation (tests and benchmarks of the event path)."""
-    from carryover.lsp.event_log import PoolEventLog
+def events_only(store: MemoryStore) -> EventSink:
+    """A sink that stores events and nothing else: no segmentation or distillation."""
+    from carryover.pipeline.capture.sink import PoolEventSink
 
-    return PoolEventLog(store.config.pool_dir)
+    return PoolEventSink(store).start()
 
 
 @attrs.frozen
@@ -86,8 +87,9 @@ class ServerOptions:
     """The pool directory (``--db``); None: the configured one."""
     distiller: Distiller | None = None
     sink_factory: Callable[[MemoryStore], EventSink] | None = None
-    """Makes the event sink once the pool is open (events captured before wait in memory). None: the
-    full capture service (events, file watchers, the shell log, episodes and distillation)."""
+    """Makes a started event sink once the pool is open (events captured before wait in memory).
+    None: the full capture service (events, file watchers, the shell log, episodes and
+    distillation); ``events_only`` stores events and nothing else (benchmarks of the event path)."""
     open_store: Callable[[Path | None, Settings], MemoryStore] = default_open_store
     feature_wait_s: float = 2.0
     """How long hover and friends wait for a pool that is still opening before answering nothing."""
@@ -118,11 +120,11 @@ class CarryoverServer(LanguageServer):
         self.workers = Workers()
         self.background = Background()
         self.editor = EditorState()
-        self.capture_paused = False
+        self.announcer = Announcer()
+        self.capture = LiveCapture(self.folders)
         self.sink: EventSink | None = None
         self.capture_service: CaptureService | None = None
         self.pool_dir: Path | None = None
-        self._pending_events: collections.deque[CapturedEvent] = collections.deque(maxlen=PENDING_EVENTS)
         self.client_log = ClientLogHandler(self.window_log_message)
         self.analyses: dict[str, Any] = {}
         """Per document: the latest inline analysis (features/inline.py)."""
@@ -163,9 +165,7 @@ class CarryoverServer(LanguageServer):
             self._start_sink(store)
         logger.info("memory pool ready: %s (%d memories)", store.config.pool_dir, count)
         self.notify_status("ready", f"memory pool ready ({count} memories)", memories=count)
-        from carryover.lsp.features import inline
-
-        inline.reanalyze_all(self)
+        self.announcer.announce(Change.POOL_READY)
 
     def _open_and_warm(self, settings: Settings) -> tuple[MemoryStore, int]:
         from carryover.pool.records import SearchQuery
@@ -190,8 +190,9 @@ class CarryoverServer(LanguageServer):
                 on_report=self._on_background_report(asyncio.get_running_loop()),
             ).start()
             self.sink = self.capture_service.sink
-        while self._pending_events:
-            self.sink.record(self._pending_events.popleft())
+        self.capture.attach(
+            self.sink, self.capture_service.note_editor_write if self.capture_service is not None else None
+        )
 
     def _on_background_report(self, loop: asyncio.AbstractEventLoop) -> Callable[[DistillReport], None]:
         """For the distillation thread: when a run added or merged memories, tell the editor."""
@@ -205,45 +206,62 @@ class CarryoverServer(LanguageServer):
     async def memories_changed(self) -> None:
         """After the pool changed (a distillation, a pin, a rejection): the status item's count and the
         views (``carryover/status`` "changed"), and the inline suggestions of the open documents."""
-        from carryover.lsp.features import inline
-
         store = await self.store.get(None)
         if store is not None:
             count = await self.workers.run(store.count, background=True)
             self.notify_status("changed", f"{count} memories", memories=count)
-        inline.reanalyze_all(self)
+        self.announcer.announce(Change.MEMORIES_CHANGED)
+
+    # ----- recall -------------------------------------------------------------------------------
+
+    def recall_options(self, k: int | None = None) -> RecallOptions:
+        settings = self.settings
+        return RecallOptions(
+            k=k or settings.max_results,
+            threshold=settings.relevance_threshold,
+            plain_threshold=settings.plain_line_threshold,
+            scopes=settings.scopes,
+        )
+
+    def moment_at(self, info: DocumentInfo, line: int, diagnostics: Sequence[str] | None = None) -> Moment:
+        """What the editor shows at ``line``: its document, the diagnostics on it (given, or those
+        forwarded), and the workspace's last failing command with its output."""
+        if diagnostics is None:
+            found = [
+                Diagnostic(item.message, item.source or "", "" if item.code is None else str(item.code))
+                for item in self.editor.diagnostics_on_line(info.uri, line)
+            ]
+        else:
+            found = [Diagnostic(message) for message in diagnostics]
+        run = self.editor.failing_command(info.workspace)
+        return Moment(
+            language=info.language,
+            lines=info.lines,
+            line=line,
+            diagnostics=tuple(found),
+            failed_run=None
+            if run is None
+            else FailedRun(run.command, run.output, run.exit_code, run.error_line),
+            workspace=info.workspace or None,
+        )
+
+    async def suggestions_at(
+        self, info: DocumentInfo, line: int, diagnostics: Sequence[str] | None = None
+    ) -> list[Suggestion]:
+        """The memories for ``line`` of a document, best first; [] while the pool is not ready."""
+        if line < 0 or line >= len(info.lines):
+            return []
+        store = await self.store.get(self.options.feature_wait_s)
+        if store is None:
+            return []
+        moment = self.moment_at(info, line, diagnostics)
+        return await self.workers.run(suggest, store, moment, self.recall_options())
 
     async def search(
         self, store: MemoryStore, probes: Sequence[Probe], background: bool = False
     ) -> list[tuple[Probe, list[SearchHit]]]:
-        """Run each probe's search in a worker thread (concurrently); hits outside the allowed scopes
-        are dropped."""
-        scopes = self.settings.scopes
-
-        def one(probe: Probe) -> list[SearchHit]:
-            query = probe.query
-            if len(scopes) < 3:
-                query = attrs.evolve(query, k=query.k * 3)
-            return allowed_scopes(store.search(query), scopes)[: probe.query.k]
-
-        runs = (self.workers.run(one, probe, background=background) for probe in probes)
-        results = await asyncio.gather(*runs)
-        return list(zip(probes, results, strict=True))
-
-    # ----- capture --------------------------------------------------------------------------------
-
-    @property
-    def capturing(self) -> bool:
-        return self.settings.capture and not self.capture_paused
-
-    def capture(self, event: CapturedEvent) -> None:
-        """Hand an event to the sink (or hold it until the pool is open); nothing while capture is off."""
-        if not self.capturing:
-            return
-        if self.sink is None:
-            self._pending_events.append(event)
-            return
-        self.sink.record(event)
+        """Run probes in a worker thread, hits outside the allowed scopes dropped."""
+        return await self.workers.run(run_probes, store, probes, self.settings.scopes, background=background)
 
     # ----- documents and workspaces ---------------------------------------------------------------
 
@@ -258,14 +276,11 @@ class CarryoverServer(LanguageServer):
         return [path for path in paths if path]
 
     def workspace_of(self, path: str) -> str:
-        folders = self.folders()
-        found = workspace_for(path, folders)
-        if found:
-            return found
-        return folders[0] if folders else ""
+        return self.capture.workspace_of(path)
 
     def excluded(self, path: str) -> bool:
-        return is_excluded(path, self.settings.exclude, self.folders())
+        """Whether suggestions stay out of ``path`` (a secret file or a user exclude)."""
+        return self.capture.hidden(path)
 
     def document(self, uri: str) -> DocumentInfo:
         doc = self.workspace.get_text_document(uri)
@@ -275,7 +290,7 @@ class CarryoverServer(LanguageServer):
             path=path,
             lines=doc.lines,
             version=doc.version,
-            language=language_of(doc.language_id, path),
+            language=languages.of_document(doc.language_id, path),
             workspace=self.workspace_of(path),
             excluded=self.excluded(path),
         )
@@ -310,13 +325,3 @@ class CarryoverServer(LanguageServer):
             await self.workers.run(self.capture_service.stop)
         self.client_log.detach()
         self.workers.shutdown()
-
-
-def create_server(options: ServerOptions | None = None) -> CarryoverServer:
-    """A new server with every feature registered (no module-global server)."""
-    from carryover.lsp.features import activity, code_actions, commands, hover, inline, lifecycle, sync
-
-    server = CarryoverServer(options or ServerOptions())
-    for feature in (lifecycle, sync, activity, hover, code_actions, inline, commands):
-        feature.register(server)
-    return server

@@ -3,8 +3,6 @@
 ``CaptureService(store, workspaces)`` owns:
 
 - ``sink``: the :class:`~carryover.pipeline.capture.sink.PoolEventSink` the language server's handlers call;
-- ``tracker``: a :class:`~carryover.pipeline.capture.documents.DocumentTracker` for didOpen/didChange/didSave/
-  didClose and published diagnostics (``on_document_*`` record what it returns);
 - a :class:`~carryover.pipeline.capture.watcher.WorkspaceWatcher` per workspace (files changed outside the
   editor), told about the editor's own saves;
 - a :class:`~carryover.pipeline.capture.shell_log.ShellLogFollower` for the shell hook's log;
@@ -19,9 +17,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from carryover.pipeline.capture.documents import DocumentTracker, workspace_of
+from carryover.pipeline.capture.documents import workspace_of
 from carryover.pipeline.capture.filters import PathFilter, is_secret_path
 from carryover.pipeline.capture.shell_hook import default_log_path
 from carryover.pipeline.capture.shell_log import ShellLogFollower
@@ -68,7 +65,6 @@ class CaptureService:
             store, flush_interval_s=flush_interval_s, on_persisted=lambda _n: self.worker.wake()
         )
         self._filters = {root: PathFilter(root, self.exclude) for root in self.workspaces}
-        self.tracker = DocumentTracker(self.workspace_for, exclude=self._excluded)
         self._watch_files = watch_files
         self._follow_shell_log = follow_shell_log
         self.watchers: dict[str, WorkspaceWatcher] = {}
@@ -141,32 +137,13 @@ class CaptureService:
         except Exception:  # shutting down: the next start segments what is left
             logger.exception("final segmentation failed")
 
-    # -- what the language server's handlers call ----------------------------------------------
+    # -- what the language server's capture calls -----------------------------------------------
 
     def record(self, event: CapturedEvent) -> None:
         self.sink.record(event)
 
-    def _record_all(self, events: Sequence[CapturedEvent]) -> None:
-        for event in events:
-            self.sink.record(event)
-
-    def on_document_opened(self, uri: str, language_id: str, version: int, text: str) -> None:
-        self._record_all(self.tracker.open(uri, language_id, version, text))
-
-    def on_document_changed(self, uri: str, version: int, changes: Sequence[Any]) -> None:
-        self._record_all(self.tracker.change(uri, version, changes))
-
-    def on_document_saved(self, uri: str, text: str | None = None) -> None:
-        from carryover.pipeline.capture.documents import uri_to_path
-
-        path = uri_to_path(uri)
+    def note_editor_write(self, path: str) -> None:
+        """The editor saved ``path``: its watcher must not report the write as an outside change."""
         watcher = self.watchers.get(self.workspace_for(path))
         if watcher is not None:
             watcher.note_editor_write(path)
-        self._record_all(self.tracker.save(uri, text))
-
-    def on_document_closed(self, uri: str) -> None:
-        self._record_all(self.tracker.close(uri))
-
-    def on_diagnostics(self, uri: str, diagnostics: Sequence[Any], source: str = "editor") -> None:
-        self._record_all(self.tracker.diagnostics(uri, diagnostics, source))

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from carryover.pool.config import RankingConfig
 from carryover.pool.records import Kind, Memory, RankReason, SearchHit, SearchQuery, Status
+from carryover.vocabulary import languages
 
 # Raw traces and procedures are tied to the language and tools they came from; only these kinds are
 # withheld across languages (the paper's "misapplied procedural reuse" and "domain-mismatched anchors").
@@ -27,28 +28,32 @@ def abstraction_weight(kind: Kind, config: RankingConfig) -> float:
 def transfer_guard(memory: Memory, query: SearchQuery, config: RankingConfig) -> tuple[bool, float, str]:
     """Decide whether ``memory`` may be shown for ``query``: (allowed, factor, explanation).
 
-    A trajectory or workflow is advice only where it came from: same language, or a shared tool when
-    the languages are unknown on either side. An abstract memory from another language is allowed but
-    slightly demoted; one with no language at all is general and passes untouched.
+    Languages are compared by their canonical names (a ``.tsx`` file is TypeScript). A trajectory or
+    workflow is advice only within its ecosystem (JavaScript with TypeScript, C with C++, Java with
+    Kotlin, else the same language), or on a shared tool when the languages are unknown on either
+    side. An abstract memory from another language is allowed but slightly demoted; one with no
+    language at all is general and passes untouched.
     """
     if not config.transfer_guard:
         return True, 1.0, "guard off"
-    language = (query.language or "").lower()
-    same_language = bool(language) and language in memory.languages
+    language = languages.canonical(query.language) or ""
+    learned_in = tuple(dict.fromkeys(languages.canonical(item) or item for item in memory.languages))
     shared_tool = bool(set(query.tools) & set(memory.tools))
-    if not language or not memory.languages:
+    if not language or not learned_in:
         if memory.kind in PROCEDURAL_KINDS and query.tools and memory.tools and not shared_tool:
             return False, 0.0, f"withheld: {memory.kind.value} for {', '.join(memory.tools)}"
-        return True, 1.0, "general" if not memory.languages else "language unknown"
-    if same_language:
+        return True, 1.0, "general" if not learned_in else "language unknown"
+    if language in learned_in:
         return True, 1.0, f"same language ({language})"
+    origin = ", ".join(learned_in)
     if memory.kind in PROCEDURAL_KINDS:
-        origin = ", ".join(memory.languages)
+        if any(languages.same_ecosystem(language, other) for other in learned_in):
+            return True, 1.0, f"same ecosystem ({origin})"
         if config.procedural_cross_language_factor > 0:
             factor = config.procedural_cross_language_factor
             return True, factor, f"{memory.kind.value} from {origin}, demoted"
         return False, 0.0, f"withheld: {memory.kind.value} from {origin}"
-    return True, config.cross_language_factor, f"transferred from {', '.join(memory.languages)}"
+    return True, config.cross_language_factor, f"transferred from {origin}"
 
 
 def feedback_bonus(memory: Memory, config: RankingConfig) -> float:

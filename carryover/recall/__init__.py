@@ -1,2 +1,6 @@
-"""What the editor sees at one moment, turned into the memories that apply: one entry point for the hover,
-code actions, the CLI, MCP and the evaluation."""
+"""Recall: an editor moment in, the memories that apply out (never imports the pipeline)."""
+
+from carryover.recall.moment import Diagnostic, FailedRun, Moment, RecallOptions, suggest
+from carryover.recall.retrieve import Suggestion
+
+__all__ = ["Diagnostic", "FailedRun", "Moment", "RecallOptions", "Suggestion", "suggest"]

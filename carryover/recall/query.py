@@ -13,6 +13,7 @@ import re
 import attrs
 
 from carryover.pool.records import SearchQuery
+from carryover.vocabulary import tools
 from carryover.vocabulary.problems import match_families
 
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\w.-]*/)+[\w.-]+")
@@ -42,28 +43,10 @@ def clean(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-_WRAPPERS = frozenset({"sudo", "npx", "env", "time", "poetry", "uv", "pipenv", "bundle", "exec"})
-_RUN_SUBCOMMANDS = frozenset({"run", "exec"})
-
-
-def tool_of_command(command: str) -> str | None:
-    """The tool a command line runs: ``pytest`` for ``python -m pytest -x``, ``npm`` for ``npm test``,
-    ``jest`` for ``npx jest``; None for an empty line."""
-    words = [word for word in command.strip().split() if "=" not in word or word.startswith("-")]
-    while words and (words[0] in _WRAPPERS or words[0] in _RUN_SUBCOMMANDS):
-        words = words[1:]
-    if not words:
-        return None
-    first = words[0].rsplit("/", 1)[-1]
-    if first.startswith("python") and len(words) >= 3 and words[1] == "-m":
-        return words[2]
-    return first
-
-
 def query_tools(context: EditorContext) -> tuple[str, ...]:
     if context.tools:
         return context.tools
-    tool = tool_of_command(context.failing_command or "")
+    tool = tools.tool(tools.first_command(context.failing_command or ""))
     return (tool,) if tool else ()
 
 

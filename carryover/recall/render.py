@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from carryover.lsp.documents import comment, first_sentence, language_name, shorten
 from carryover.pool.jsonl import memory_to_json
 from carryover.pool.records import Memory, SearchHit, Status
 from carryover.recall.retrieve import Suggestion
+from carryover.vocabulary.languages import comment, safe_comment_text
+from carryover.vocabulary.languages import display_name as language_name
+
+
+def first_sentence(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    match = re.search(r"(?<=[.;!?])\s", text)
+    sentence = text[: match.start()] if match else text
+    if len(sentence) > limit:
+        sentence = sentence[: limit - 1].rstrip() + "…"
+    return sentence
+
+
+def shorten(text: str, limit: int = 48) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def learned_in(memory: Memory) -> str:
@@ -67,15 +83,13 @@ def hover_markdown(suggestions: Sequence[Suggestion]) -> str:
 def guard_comment(memory: Memory, language: str | None, indent: str) -> str:
     """The lines a "Carryover: <guardrail>" quick fix inserts above a line: the guard as the memory
     states it and, when it carries one, the check to run afterwards. Advice, never code to paste."""
-    guard = memory.title.strip()
-    how = first_sentence(memory.content or memory.description)
+    guard = safe_comment_text(memory.title, 120)
+    how = safe_comment_text(first_sentence(memory.content or memory.description), 160)
     text = f"Carryover: {guard}" + (f" ({how})" if how else "")
     lines = [indent + comment(language, text)]
-    if memory.check_command.strip():
-        lines.append(
-            indent
-            + comment(language, f"Carryover check: run `{memory.check_command.strip()}` after this change")
-        )
+    check = safe_comment_text(memory.check_command, 160)
+    if check:
+        lines.append(indent + comment(language, f"Carryover check: run `{check}` after this change"))
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 import attrs
 
-from carryover.lsp.editor_state import TerminalRun
 from carryover.pool.records import SearchHit, SearchQuery
 from carryover.recall.query import EditorContext, build_query
 from carryover.recall.signals import Site
@@ -49,7 +48,8 @@ def line_probes(
     line_text: str,
     diagnostics: Sequence[str] = (),
     sites: Sequence[Site] = (),
-    failing: TerminalRun | None = None,
+    failing_command: str | None = None,
+    failing_error_line: str | None = None,
     workspace: str | None = None,
     threshold: float | None = None,
     plain_threshold: float | None = None,
@@ -77,20 +77,20 @@ def line_probes(
         bases.append("the diagnostic on this line")
     elif len(code) >= MIN_LINE_CHARS:
         bases.append("the code on this line")
-    if failing is not None:
-        bases.append(f"the failing command `{failing.command.strip()[:60]}`")
+    if failing_command:
+        bases.append(f"the failing command `{failing_command.strip()[:60]}`")
     if bases:
         add(
             EditorContext(
                 language=language,
                 code_line=code if len(code) >= MIN_LINE_CHARS else None,
                 diagnostic="; ".join(diagnostics) or None,
-                failing_command=failing.command if failing else None,
-                error_line=failing.error_line if failing else None,
+                failing_command=failing_command or None,
+                error_line=failing_error_line if failing_command else None,
                 workspace=workspace,
             ),
             " and ".join(bases),
-            signalled=bool(diagnostics) or failing is not None,
+            signalled=bool(diagnostics) or bool(failing_command),
         )
     for situation in dict.fromkeys(site.situation for site in sites):
         add(
@@ -111,7 +111,3 @@ def merge(results: Sequence[tuple[Probe, Sequence[SearchHit]]], limit: int) -> l
                 best[hit.memory.id] = Suggestion(hit, probe.basis, probe.query)
     ordered = sorted(best.values(), key=lambda suggestion: (-suggestion.hit.score, suggestion.memory_id))
     return ordered[:limit]
-
-
-def allowed_scopes(hits: Sequence[SearchHit], scopes: Sequence[str]) -> list[SearchHit]:
-    return [hit for hit in hits if hit.memory.scope.value in scopes]

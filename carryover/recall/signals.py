@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from carryover.lsp.documents import Unit, units
+from carryover.recall.units import Unit, units
 
 _SHELL_CALL = re.compile(
     r"\b(?:os\.system|os\.popen|subprocess\.(?:run|call|check_call|check_output|Popen|getoutput)|"

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
-from carryover.lsp.documents import indentation
 from carryover.lsp.features import inline
-from carryover.lsp.features.hover import line_suggestions
 from carryover.lsp.guard import guarded
 from carryover.lsp.wire import CLIENT_RUN_VALIDATION, CMD_PIN, CMD_REJECT, CMD_SHOW, CMD_WHY
 from carryover.recall.render import guard_comment, short_title
 from carryover.recall.retrieve import Suggestion
+from carryover.recall.units import indentation
 
 if TYPE_CHECKING:
     from carryover.lsp.server import CarryoverServer, DocumentInfo
@@ -149,10 +148,10 @@ def register(server: CarryoverServer) -> None:
                     pairs.append((marks[memory_id].suggestion, diagnostic))
                 continue
             line = diagnostic.range.start.line
-            for suggestion in await line_suggestions(ls, info, line, diagnostics=[diagnostic.message]):
+            for suggestion in await ls.suggestions_at(info, line, diagnostics=[diagnostic.message]):
                 pairs.append((suggestion, diagnostic))
         if not params.context.diagnostics:
-            for suggestion in await line_suggestions(ls, info, params.range.start.line):
+            for suggestion in await ls.suggestions_at(info, params.range.start.line):
                 pairs.append((suggestion, None))
         actions: list[lsp.CodeAction] = []
         seen: set[tuple[str, int]] = set()

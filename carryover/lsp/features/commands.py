@@ -254,17 +254,17 @@ async def distill(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
 
 
 async def pause_capture(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
-    ls.capture_paused = True
+    ls.capture.paused = True
     logger.info("capture paused")
     ls.notify_status("capture-paused")
     return {"capture": "paused"}
 
 
 async def resume_capture(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
-    ls.capture_paused = False
+    ls.capture.paused = False
     logger.info("capture resumed")
-    ls.notify_status("capture-resumed" if ls.capturing else "capture-paused")
-    return {"capture": "on" if ls.capturing else "off (setting capture is false)"}
+    ls.notify_status("capture-resumed" if ls.capture.recording else "capture-paused")
+    return {"capture": "on" if ls.capture.recording else "off (setting capture is false)"}
 
 
 async def export(ls: CarryoverServer, args: ExportArgs) -> dict[str, Any]:
@@ -309,7 +309,6 @@ async def list_memories(ls: CarryoverServer, args: ListArgs | None = None) -> di
 async def suggest(ls: CarryoverServer, args: SuggestArgs) -> dict[str, Any]:
     """What applies to a document: the hover's memories for ``line`` (the client's cursor line), then
     the document's strong marks (what the code lenses show), each once, with the line it is for."""
-    from carryover.lsp.features.hover import line_suggestions
 
     await _store(ls)
     if args.line is not None and args.line < 0:
@@ -321,7 +320,7 @@ async def suggest(ls: CarryoverServer, args: SuggestArgs) -> dict[str, Any]:
         return {"uri": args.uri, "hits": []}
     found: list[tuple[int, Suggestion]] = []
     if args.line is not None:
-        found += [(args.line, item) for item in await line_suggestions(ls, info, args.line)]
+        found += [(args.line, item) for item in await ls.suggestions_at(info, args.line)]
     analysis = await inline.current_analysis(ls, args.uri)
     if analysis is not None:
         found += [(mark.site.line, mark.suggestion) for mark in analysis.marks]

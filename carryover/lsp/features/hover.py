@@ -3,46 +3,15 @@ failing command in the workspace), at most ``maxResults``, nothing below the rel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
 from carryover.lsp.guard import guarded
 from carryover.recall.render import hover_markdown
-from carryover.recall.retrieve import Suggestion, line_probes, merge
-from carryover.recall.signals import sites_on_line
 
 if TYPE_CHECKING:
-    from carryover.lsp.server import CarryoverServer, DocumentInfo
-
-
-async def line_suggestions(
-    ls: CarryoverServer, info: DocumentInfo, line: int, diagnostics: Sequence[str] | None = None
-) -> list[Suggestion]:
-    """The memories for ``line`` of a document, best first; [] while the pool is not ready."""
-    if line < 0 or line >= len(info.lines):
-        return []
-    store = await ls.store.get(ls.options.feature_wait_s)
-    if store is None:
-        return []
-    settings = ls.settings
-    if diagnostics is None:
-        diagnostics = [diagnostic.message for diagnostic in ls.editor.diagnostics_on_line(info.uri, line)]
-    probes = line_probes(
-        language=info.language,
-        line_text=info.lines[line],
-        diagnostics=diagnostics,
-        sites=await ls.workers.run(sites_on_line, info.lines, line),  # a scan of the document
-        failing=ls.editor.failing_command(info.workspace),
-        workspace=info.workspace or None,
-        threshold=settings.relevance_threshold,
-        plain_threshold=settings.plain_line_threshold,
-        k=settings.max_results,
-    )
-    if not probes:
-        return []
-    return merge(await ls.search(store, probes), settings.max_results)
+    from carryover.lsp.server import CarryoverServer
 
 
 def register(server: CarryoverServer) -> None:
@@ -55,7 +24,7 @@ def register(server: CarryoverServer) -> None:
         if info.excluded:
             return None
         line = params.position.line
-        suggestions = await line_suggestions(ls, info, line)
+        suggestions = await ls.suggestions_at(info, line)
         if not suggestions:
             return None
         return lsp.Hover(

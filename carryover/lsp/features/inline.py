@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from lsprotocol import types as lsp
 
+from carryover.lsp.announce import Change
 from carryover.lsp.guard import guarded
 from carryover.lsp.wire import CMD_SHOW
 from carryover.recall.query import EditorContext, build_query
@@ -246,6 +247,13 @@ def hints(analysis: Analysis, lines: Sequence[str], visible: lsp.Range) -> list[
 
 
 def register(server: CarryoverServer) -> None:
+    server.announcer.subscribe(
+        lambda _change: reanalyze_all(server),
+        Change.POOL_READY,
+        Change.MEMORIES_CHANGED,
+        Change.SETTINGS_CHANGED,
+    )
+
     @server.feature(lsp.TEXT_DOCUMENT_CODE_LENS, lsp.CodeLensOptions(resolve_provider=False))
     @guarded("codeLens")
     async def code_lens(ls: CarryoverServer, params: lsp.CodeLensParams) -> list[lsp.CodeLens] | None:

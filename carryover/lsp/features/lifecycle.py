@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
+from carryover.lsp.announce import Change
 from carryover.lsp.guard import guarded
 from carryover.lsp.settings import SECTION, SettingsError, apply_change, settings_to_wire
 
@@ -30,6 +31,8 @@ def apply_settings(ls: CarryoverServer, raw: object, origin: str) -> bool:
         logger.warning("unknown settings from %s ignored: %s", origin, ", ".join(unknown))
     old, ls.settings = ls.settings, new
     ls.client_log.set_level_name(new.log_level)
+    ls.capture.enabled = new.capture
+    ls.capture.set_exclude(new.exclude)
     if new == old:
         return False
     before, after = settings_to_wire(old), settings_to_wire(new)
@@ -41,10 +44,8 @@ def apply_settings(ls: CarryoverServer, raw: object, origin: str) -> bool:
         logger.info("the embedder settings changed: reopening the memory pool")
         ls.start_pool()
     elif old.capture != new.capture:
-        ls.notify_status("capture-resumed" if ls.capturing else "capture-paused")
-    from carryover.lsp.features import inline
-
-    inline.reanalyze_all(ls)
+        ls.notify_status("capture-resumed" if ls.capture.recording else "capture-paused")
+    ls.announcer.announce(Change.SETTINGS_CHANGED)
     return True
 
 
