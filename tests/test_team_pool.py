@@ -339,3 +339,15 @@ def test_the_mcp_tools_read_the_team_pool_too(
     assert do_show(pools, shared.id[:10])["shared_from_workspace"] == "payments"
     with pytest.raises(ArgumentError, match="team memory"):
         do_feedback(pools, shared.id, helpful=True)
+
+
+def test_a_team_pool_in_a_shared_directory(tmp_path: Path, minilm: Embedder) -> None:
+    shared_dir = tmp_path / "nfs" / "team-pool"
+    config = _team_config(pool_config(tmp_path), str(shared_dir))
+    local = MemoryStore(config, minilm)
+    written = local.add(MIGRATION_LESSON)
+    team = TeamPool(config, local.embedder)
+    assert team.share(local, written.id).outcome == "shared"
+    assert (shared_dir / "pool.json").is_file(), "a directory pool: the usual files and file lock"
+    [hit] = team.search(SearchQuery(text="undo a database migration"))
+    assert (hit.memory.id, hit.memory.provenance.shared_by) == (written.id, "ada")

@@ -424,19 +424,20 @@ class TeamPool:
         draft = redact_draft(team_draft(memory, shared_by, workspace))
 
         def write(store: MemoryStore) -> ShareResult:
-            store._refresh(force=True)
-            if store.get(memory.id) is not None:
-                return ShareResult(
-                    id=memory.id,
-                    outcome="merged",
-                    team_id=memory.id,
-                    detail="the team pool already has this memory",
-                )
-            store._memories.merge_insert(
-                "id"
-            ).when_matched_update_all().when_not_matched_insert_all().execute(
-                self._row(store, draft, memory.id)
-            )
+            row = self._row(store, draft, memory.id)
+            # On object storage the store's lock only orders this process's threads (the commit
+            # protocol orders machines); in a shared directory it is the pool's file lock.
+            with store._lock.hold():
+                store._refresh(force=True)
+                if store.get(memory.id) is not None:
+                    return ShareResult(
+                        id=memory.id,
+                        outcome="merged",
+                        team_id=memory.id,
+                        detail="the team pool already has this memory",
+                    )
+                upsert = store._memories.merge_insert("id").when_matched_update_all()
+                upsert.when_not_matched_insert_all().execute(row)
             return ShareResult(id=memory.id, outcome="shared", team_id=memory.id)
 
         result: ShareResult = self._call(write)
