@@ -14,8 +14,8 @@ from carryover.pipeline.distill import OfflineDistiller
 from carryover.pipeline.distill.base import episode_view
 from carryover.pipeline.distill.checker import InsightText, insight_problems
 from carryover.pipeline.distill.rules import match_shapes
-from carryover.pipeline.distill.worker import DistillWorker
 from carryover.pipeline.segment import DISTILLED, FINISHED, segment_pending
+from carryover.pipeline.worker import DistillWorker
 from carryover.pool.records import Kind, Outcome, Scope
 from carryover.pool.store import MemoryStore
 from tests.data.sessions.build_sessions import EXPECTED, load_session, session_names

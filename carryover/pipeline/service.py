@@ -6,8 +6,10 @@
 - a :class:`~carryover.pipeline.capture.watcher.WorkspaceWatcher` per workspace (files changed outside the
   editor), told about the editor's own saves;
 - a :class:`~carryover.pipeline.capture.shell_log.ShellLogFollower` for the shell hook's log;
-- a :class:`~.distill.worker.DistillWorker`: segmentation and distillation in the background,
-  woken after events are stored.
+- ``runner``: the :class:`~carryover.pipeline.runner.PipelineRunner` (segment once, distil, store), run
+  in the background by ``worker`` (a :class:`~carryover.pipeline.worker.DistillWorker`, woken after
+  events are stored) and in the foreground by :meth:`CaptureService.distill_now`;
+  :meth:`CaptureService.configure_distiller` rebuilds its distiller when the settings change.
 
 ``stop()`` flushes the sink, stops the threads and runs a last segmentation.
 """
@@ -24,8 +26,10 @@ from carryover.pipeline.capture.shell_hook import default_log_path
 from carryover.pipeline.capture.shell_log import ShellLogFollower
 from carryover.pipeline.capture.sink import PoolEventSink
 from carryover.pipeline.capture.watcher import WorkspaceWatcher
-from carryover.pipeline.distill.base import DistillReport, DistillStore, OnProgress, PendingDistiller
+from carryover.pipeline.distill.base import DistillReport, DistillStore, OnProgress
+from carryover.pipeline.distill.factory import DistillerSettings
 from carryover.pipeline.events import CapturedEvent
+from carryover.pipeline.runner import AnyDistiller, PipelineRunner
 from carryover.pipeline.segment import SegmentConfig
 
 logger = logging.getLogger(__name__)
@@ -38,7 +42,8 @@ class CaptureService:
         workspaces: Sequence[str] = (),
         *,
         exclude: Sequence[str] = (),
-        distiller: PendingDistiller | None = None,
+        distiller: AnyDistiller | None = None,
+        distiller_settings: DistillerSettings | None = None,
         on_progress: OnProgress | None = None,
         on_report: Callable[[DistillReport], None] | None = None,
         watch_files: bool = True,
@@ -47,18 +52,19 @@ class CaptureService:
         flush_interval_s: float = 0.5,
         distill_interval_s: float = 60.0,
     ) -> None:
-        from carryover.pipeline.distill.offline import OfflineDistiller
-        from carryover.pipeline.distill.worker import DistillWorker
+        from carryover.pipeline.worker import DistillWorker
 
         self.store = store
         self.workspaces = [str(Path(root).resolve()) for root in workspaces]
         self.exclude = list(exclude)
+        self.runner = PipelineRunner(
+            store, settings=distiller_settings, distiller=distiller, segment_config=segment_config
+        )
         self.worker = DistillWorker(
             store,
-            distiller or OfflineDistiller(),
+            runner=self.runner,
             on_progress=on_progress,
             on_report=on_report,
-            segment_config=segment_config,
             interval_s=distill_interval_s,
         )
         self.sink = PoolEventSink(
@@ -136,6 +142,19 @@ class CaptureService:
             segment_pending(self.store)
         except Exception:  # shutting down: the next start segments what is left
             logger.exception("final segmentation failed")
+
+    # -- distillation ---------------------------------------------------------------------------
+
+    def configure_distiller(self, settings: DistillerSettings | None) -> bool:
+        """New distiller settings (the editor's endpoint, model, key): the runner rebuilds its
+        distiller when they changed and the worker runs soon. True when rebuilt. Any thread."""
+        return self.worker.configure(settings)
+
+    def distill_now(self, on_progress: OnProgress | None = None) -> DistillReport:
+        """Store what was captured, then one runner run: segment once, distil, store. Blocking: call
+        it off the event loop."""
+        self.sink.flush()
+        return self.runner.run(on_progress)
 
     # -- what the language server's capture calls -----------------------------------------------
 

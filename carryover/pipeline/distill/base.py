@@ -1,8 +1,10 @@
 """What every distiller shares: the protocol, the report, and the loop over pending episodes.
 
-An episode is *pending* while its status is ``finished``. The loop segments new events first, then
-distils each pending episode: its memories go to the pool with ``store.add_many`` and only then is the
-episode marked ``distilled``. When the distiller's endpoint is unreachable
+A distiller implements :class:`EpisodeDistiller` (``distill_episode(view) -> list[MemoryDraft]``) and
+nothing else; :class:`~carryover.pipeline.runner.PipelineRunner` owns the run (segment once, then
+:func:`distill_episodes`, which stores). An episode is *pending* while its status is ``finished``.
+Each pending episode's memories go to the pool with ``store.add_many`` and only then is the episode
+marked ``distilled``. When the distiller's endpoint is unreachable
 (:class:`EndpointUnavailable`) the loop stops and every episode not yet done stays ``finished``, to be
 retried on the next run; nothing is lost.
 """
@@ -17,7 +19,14 @@ from typing import Protocol
 import attrs
 
 from carryover.pipeline.distill.view import EpisodeView
-from carryover.pipeline.segment import DISTILLED, FINISHED, CaptureStore, SegmentConfig, segment_pending
+from carryover.pipeline.segment import (
+    DISTILLED,
+    FINISHED,
+    CaptureStore,
+    SegmentConfig,
+    SegmentReport,
+    segment_pending,
+)
 from carryover.pool.records import MemoryDraft, WriteResult
 from carryover.pool.schema import EpisodeRow, EventRow
 
@@ -53,8 +62,9 @@ class EpisodeDistiller(Protocol):
 
 
 class Distiller(Protocol):
-    """What the language server, the background worker and the CLI call (off the event loop):
-    OfflineDistiller and LLMDistiller provide it."""
+    """Deprecated: a whole run behind one call (``distill_pending``). Use
+    :class:`~carryover.pipeline.runner.PipelineRunner` with an :class:`EpisodeDistiller`; this stays
+    until the language server's 'distill now' and ``--distiller`` switch."""
 
     def distill_pending(
         self, store: DistillStore, on_progress: OnProgress | None = None
@@ -80,6 +90,10 @@ class DistillReport:
     episode_ids: list[str] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)
     endpoint_error: str = ""
+    segment: SegmentReport | None = None
+    """The run's one segmentation (None when the run did not segment)."""
+    malformed: list[str] = attrs.field(factory=list)
+    """Ids of events whose stored payload could not be read (each reported once, left out)."""
 
     @property
     def episodes(self) -> int:
@@ -95,6 +109,8 @@ class DistillReport:
             text += f"; {self.queued} left queued"
         if self.failed:
             text += f"; {self.failed} failed"
+        if self.malformed:
+            text += f"; {len(self.malformed)} unreadable event(s) left out"
         if self.endpoint_error:
             text += f" ({self.endpoint_error})"
         return text
@@ -114,34 +130,39 @@ def episode_view(store: DistillStore, episode: EpisodeRow) -> EpisodeView:
     return EpisodeView.build(episode, events)
 
 
-def distill_pending(
+def segment_once(store: DistillStore, segment_config: SegmentConfig | None = None) -> DistillReport:
+    """Run the one segmentation of a run; a report holding it (or the error: what is already
+    finished is still distilled)."""
+    report = DistillReport()
+    try:
+        report.segment = segment_pending(store, segment_config)
+    except Exception as error:  # distil what is there even if segmentation failed
+        logger.exception("segmentation failed")
+        report.errors.append(f"segmentation failed: {error}")
+    else:
+        report.malformed.extend(report.segment.malformed)
+    return report
+
+
+def distill_episodes(
     distiller: EpisodeDistiller,
     store: DistillStore,
+    episodes: Sequence[EpisodeRow],
     on_progress: OnProgress | None = None,
-    *,
-    episodes: Sequence[EpisodeRow] | None = None,
-    segment: bool = True,
-    segment_config: SegmentConfig | None = None,
+    report: DistillReport | None = None,
 ) -> DistillReport:
-    """Distil every finished, undistilled episode (or ``episodes``). Never raises for one episode."""
-    if segment:
-        try:
-            segment_pending(store, segment_config)
-        except Exception as error:  # distil what is there even if segmentation failed
-            logger.exception("segmentation failed")
-            segment_error = f"segmentation failed: {error}"
-        else:
-            segment_error = ""
-    else:
-        segment_error = ""
-    todo = list(episodes) if episodes is not None else store.list_episodes(FINISHED)
-    report = DistillReport(total=len(todo))
-    if segment_error:
-        report.errors.append(segment_error)
+    """Distil ``episodes`` (no segmentation) and store each one's memories, then mark it distilled.
+    Never raises for one episode; an unreachable endpoint stops the run with the rest queued."""
+    todo = list(episodes)
+    report = report or DistillReport()
+    report.total = len(todo)
     _progress(on_progress, 0, len(todo), f"distilling {len(todo)} episode(s) with {distiller.name}")
     for index, episode in enumerate(todo):
         try:
             view = episode_view(store, episode)
+            for event_id in view.malformed:
+                if event_id not in report.malformed:
+                    report.malformed.append(event_id)
             drafts = distiller.distill_episode(view)
         except EndpointUnavailable as error:
             report.queued = len(todo) - index
@@ -169,3 +190,19 @@ def distill_pending(
             report.by_kind[draft.kind.value] = report.by_kind.get(draft.kind.value, 0) + 1
         _progress(on_progress, index + 1, len(todo), f"distilled: {episode.goal[:80]}")
     return report
+
+
+def distill_pending(
+    distiller: EpisodeDistiller,
+    store: DistillStore,
+    on_progress: OnProgress | None = None,
+    *,
+    episodes: Sequence[EpisodeRow] | None = None,
+    segment: bool = True,
+    segment_config: SegmentConfig | None = None,
+) -> DistillReport:
+    """Deprecated (use :meth:`~carryover.pipeline.runner.PipelineRunner.run`): segment once unless
+    ``segment`` is false, then distil every finished episode (or ``episodes``)."""
+    report = segment_once(store, segment_config) if segment else DistillReport()
+    todo = list(episodes) if episodes is not None else store.list_episodes(FINISHED)
+    return distill_episodes(distiller, store, todo, on_progress, report)

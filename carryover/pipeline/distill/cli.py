@@ -1,4 +1,5 @@
-"""``carryover distill``: segment stored events and distil episodes, now, in the foreground.
+"""``carryover distill``: one :class:`~carryover.pipeline.runner.PipelineRunner` run (segment once,
+distil, store), now, in the foreground.
 
 ``run_distill(store)`` distils finished episodes that are not distilled yet. With ``redo=True`` it
 also re-distils episodes already distilled (for example after configuring a model endpoint): their
@@ -12,10 +13,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
-from carryover.pipeline.distill.base import DistillReport, EpisodeDistiller, distill_pending
-from carryover.pipeline.distill.llm import LLMSettings, make_distiller
-from carryover.pipeline.segment import DISTILLED, FINISHED, SegmentConfig, segment_pending
+from carryover.pipeline.distill.base import DistillReport, EpisodeDistiller
+from carryover.pipeline.distill.factory import DistillerSettings, build_distiller
+from carryover.pipeline.distill.llm import LLMDistiller, LLMSettings
+from carryover.pipeline.runner import PipelineRunner
+from carryover.pipeline.segment import DISTILLED, SegmentConfig
 from carryover.pool.records import Status
+from carryover.pool.schema import EpisodeRow
 from carryover.pool.store import MemoryStore
 
 
@@ -42,27 +46,39 @@ def run_distill(
     redo: bool = False,
     episode_ids: Sequence[str] = (),
     distiller: EpisodeDistiller | None = None,
-    settings: LLMSettings | None = None,
+    settings: DistillerSettings | LLMSettings | None = None,
     environ: Mapping[str, str] | None = None,
     segment_config: SegmentConfig | None = None,
     out: TextIO | None = None,
 ) -> int:
     """Run distillation and print a one-line report per step. Returns the exit code: 0 when every
-    episode was distilled, 1 when some stayed queued or failed."""
+    episode was distilled, 1 when some stayed queued or failed. The distiller: ``distiller``, else
+    the one ``settings`` (else the environment) configure (``build_distiller``)."""
     stream = out or sys.stdout
-    chosen: EpisodeDistiller = distiller or make_distiller(settings, environ)
-    segmented = segment_pending(store, segment_config)
-    stream.write(f"segmented {segmented.events} event(s): {len(segmented.finished)} episode(s) finished\n")
-    statuses = [FINISHED, DISTILLED] if redo else [FINISHED]
-    episodes = store.list_episodes(statuses, ids=list(episode_ids) if episode_ids else None)
-    if redo:
-        redone = {episode.id for episode in episodes if episode.status == DISTILLED}
-        for memory_id in _replaceable(store, redone):
-            store.forget(memory_id)
+    if distiller is None and isinstance(settings, LLMSettings):  # deprecated: model settings directly
+        distiller = LLMDistiller(settings)
+    runner = PipelineRunner(
+        store,
+        lambda chosen: build_distiller(chosen, environ),
+        settings if isinstance(settings, DistillerSettings) else None,
+        distiller=distiller,
+        segment_config=segment_config,
+    )
+
+    def prepare(episodes: list[EpisodeRow], so_far: DistillReport) -> None:
+        segmented = so_far.segment
+        if segmented is not None:
+            stream.write(
+                f"segmented {segmented.events} event(s): {len(segmented.finished)} episode(s) finished\n"
+            )
+        if redo:
+            redone = {episode.id for episode in episodes if episode.status == DISTILLED}
+            for memory_id in _replaceable(store, redone):
+                store.forget(memory_id)
 
     def progress(done: int, total: int, message: str) -> None:
         stream.write(f"[{done}/{total}] {message}\n")
 
-    report: DistillReport = distill_pending(chosen, store, progress, episodes=episodes, segment=False)
+    report = runner.run(progress, episode_ids=episode_ids or None, redo=redo, before_distill=prepare)
     stream.write(report.describe() + "\n")
     return 0 if not (report.queued or report.failed) else 1

@@ -132,7 +132,7 @@ def _describe_validation(error: ValidationError) -> str:
 
 
 class LLMDistiller:
-    """Distils with a chat model; ``distill_pending`` is the ``Distiller`` protocol. Thread-safe."""
+    """Distils one episode with a chat model (:class:`~.base.EpisodeDistiller`). Thread-safe."""
 
     def __init__(self, settings: LLMSettings) -> None:
         self.settings = settings
@@ -372,13 +372,14 @@ class LLMDistiller:
         return drafts
 
     def distill_pending(self, store: DistillStore, on_progress: OnProgress | None = None) -> DistillReport:
+        """Deprecated: use :class:`~carryover.pipeline.runner.PipelineRunner` (segments once too)."""
         return distill_pending(self, store, on_progress)
 
 
 def make_distiller(
     settings: LLMSettings | None = None, environ: Mapping[str, str] | None = None
 ) -> OfflineDistiller | LLMDistiller:
-    """The model distiller when an endpoint is configured (``settings`` or the environment), else the
-    offline one."""
+    """Deprecated: use :func:`carryover.pipeline.distill.factory.build_distiller` (the one place a
+    distiller is chosen). The model distiller for ``settings`` (else the environment), else offline."""
     chosen = settings or LLMSettings.from_env(environ)
     return LLMDistiller(chosen) if chosen is not None else OfflineDistiller()

@@ -19,6 +19,7 @@ from carryover.pipeline.distill.base import DistillReport, DistillStore, OnProgr
 from carryover.pipeline.distill.checker import insight_problems
 from carryover.pipeline.distill.view import Diagnostics, Edit, EpisodeView, Step
 from carryover.pool.records import Kind, MemoryDraft, Outcome, Provenance, Scope
+from carryover.vocabulary import languages, output
 from carryover.vocabulary import tools as commands
 
 logger = logging.getLogger(__name__)
@@ -30,12 +31,13 @@ _DIFF_LINES = 24
 
 
 def _first_error_line(text: str) -> str:
-    markers = ("error", "Error", "FAIL", "failed", "panicked", "Exception", "assert", "cannot", "not found")
+    """The telling line of a failed command's output (:func:`carryover.vocabulary.output.error_line`),
+    else its last line."""
+    found = output.error_line(text)
+    if found is not None:
+        return found
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if any(marker in line for marker in markers) and not line.startswith(("at ", "File ")):
-            return line[:240]
-    return lines[-1][:240] if lines else ""
+    return lines[-1][: output.ERROR_LINE_CHARS] if lines else ""
 
 
 def _excerpt(text: str, lines: int) -> str:
@@ -68,7 +70,7 @@ def _join(items: Sequence[str], empty: str = "none") -> str:
 
 
 class OfflineDistiller:
-    """Distils episodes with rules only. ``distill_pending`` is the ``Distiller`` protocol."""
+    """Distils one episode with rules only (:class:`~.base.EpisodeDistiller`)."""
 
     name = OFFLINE_NAME
 
@@ -326,9 +328,10 @@ class OfflineDistiller:
                 break
         return drafts[:2]
 
-    # -- the Distiller protocol ------------------------------------------------------------------
+    # -- deprecated ---------------------------------------------------------------------------------
 
     def distill_pending(self, store: DistillStore, on_progress: OnProgress | None = None) -> DistillReport:
+        """Deprecated: use :class:`~carryover.pipeline.runner.PipelineRunner` (segments once too)."""
         return distill_pending(self, store, on_progress)
 
 
@@ -349,7 +352,7 @@ def _file_role(path: str) -> str:
     lower = path.lower()
     name = lower.rsplit("/", 1)[-1]
     if (
-        commands.LANGUAGE_OF_FILENAME.get(path.rsplit("/", 1)[-1])
+        languages.FILE_NAMES.get(path.rsplit("/", 1)[-1])
         and "." not in name.split(".")[0]
         and (
             name.endswith((".toml", ".json", ".mod", ".sum", ".lock", ".xml", ".gradle", ".txt", ".cfg"))

@@ -1,10 +1,11 @@
-"""Distillation in the background: segment new events and distil finished episodes on a worker
-thread, never on the LSP event loop.
+"""Distillation in the background: a :class:`~carryover.pipeline.runner.PipelineRunner` run (segment
+once, distil, store) on a worker thread, never on the LSP event loop.
 
 ``wake()`` asks for a run soon (the event sink calls it after storing events); otherwise a run happens
 every ``interval_s``. Progress goes to ``on_progress(done, total, message)`` (the language server
 turns it into ``$/progress``). After the distiller's endpoint fails, runs back off (``backoff_s``,
-doubling up to ``max_backoff_s``) while the episodes stay queued.
+doubling up to ``max_backoff_s``) while the episodes stay queued (new events are still segmented);
+:meth:`DistillWorker.configure` with new settings rebuilds the distiller and ends the back-off.
 """
 
 from __future__ import annotations
@@ -14,18 +15,25 @@ import threading
 import time
 from collections.abc import Callable
 
-from carryover.pipeline.distill.base import DistillReport, DistillStore, OnProgress, PendingDistiller
-from carryover.pipeline.segment import SegmentConfig, SegmentReport, segment_pending
+from carryover.pipeline.distill.base import Distiller, DistillReport, DistillStore, OnProgress
+from carryover.pipeline.distill.factory import DistillerSettings
+from carryover.pipeline.runner import AnyDistiller, PipelineRunner, RunnerAsDistiller
+from carryover.pipeline.segment import SegmentConfig, SegmentReport
 
 logger = logging.getLogger(__name__)
 
 
 class DistillWorker:
+    """``distiller`` pins one distiller; otherwise the runner builds it from ``settings`` (and the
+    environment) and rebuilds it on :meth:`configure`. ``runner`` shares one the caller owns."""
+
     def __init__(
         self,
         store: DistillStore,
-        distiller: PendingDistiller,
+        distiller: AnyDistiller | None = None,
         *,
+        settings: DistillerSettings | None = None,
+        runner: PipelineRunner | None = None,
         on_progress: OnProgress | None = None,
         on_report: Callable[[DistillReport], None] | None = None,
         segment_config: SegmentConfig | None = None,
@@ -35,10 +43,11 @@ class DistillWorker:
         max_backoff_s: float = 900.0,
     ) -> None:
         self.store = store
-        self.distiller = distiller
+        self.runner = runner or PipelineRunner(
+            store, settings=settings, distiller=distiller, segment_config=segment_config
+        )
         self._on_progress = on_progress
         self._on_report = on_report
-        self._segment_config = segment_config
         self._interval_s = interval_s
         self._debounce_s = debounce_s
         self._backoff_s = backoff_s
@@ -53,6 +62,22 @@ class DistillWorker:
         self._run_lock = threading.Lock()
         self.last_report: DistillReport | None = None
         self.last_segment: SegmentReport | None = None
+
+    @property
+    def distiller(self) -> Distiller:
+        """Deprecated: the runner behind the old ``distill_pending`` call (one segmentation per
+        call). The distiller itself is ``runner.distiller``; a run is ``runner.run``."""
+        return RunnerAsDistiller(self.runner)
+
+    def configure(self, settings: DistillerSettings | None) -> bool:
+        """New distiller settings (from any thread): rebuilds the distiller when they changed, ends
+        a back-off after the old endpoint failed, and asks for a run. True when rebuilt."""
+        rebuilt = self.runner.configure(settings)
+        if rebuilt:
+            self._current_backoff = self._backoff_s
+            self._retry_at = 0.0
+            self.wake()
+        return rebuilt
 
     def start(self) -> DistillWorker:
         if self._thread is None:
@@ -78,14 +103,17 @@ class DistillWorker:
         return self._idle.wait(timeout_s)
 
     def run_once(self) -> DistillReport:
-        """Segment, then distil what is pending (unless backing off after an endpoint failure)."""
+        """One runner run: segment once, then distil what is pending (only segment while backing off
+        after an endpoint failure)."""
         with self._run_lock:
-            self.last_segment = segment_pending(self.store, self._segment_config)
             if time.monotonic() < self._retry_at:
-                return DistillReport(
-                    queued=len(self.store.list_episodes("finished")), endpoint_error="backing off"
-                )
-            report: DistillReport = self.distiller.distill_pending(self.store, self._on_progress)
+                report = self.runner.segment()
+                self.last_segment = report.segment
+                report.queued = len(self.runner.pending())
+                report.endpoint_error = "backing off"
+                return report
+            report = self.runner.run(self._on_progress)
+            self.last_segment = report.segment
             if report.endpoint_error:
                 self._retry_at = time.monotonic() + self._current_backoff
                 self._current_backoff = min(self._current_backoff * 2, self._max_backoff_s)
