@@ -12,7 +12,7 @@ import pytest
 
 from carryover.pipeline.capture.filters import PathFilter, is_secret_path
 from carryover.pipeline.capture.watcher import WorkspaceWatcher
-from carryover.pipeline.events import CapturedEvent
+from carryover.pipeline.events import CapturedEvent, FileChanged
 
 
 class ListSink:
@@ -29,7 +29,9 @@ class ListSink:
 
     def changes(self) -> set[tuple[str, str]]:
         with self.lock:
-            return {(e.payload["path"], e.payload["change"]) for e in self.events}
+            payloads = [e.payload for e in self.events]
+        assert all(isinstance(payload, FileChanged) for payload in payloads)
+        return {(p.path, p.change) for p in payloads if isinstance(p, FileChanged)}
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
@@ -122,11 +124,8 @@ def test_a_burst_becomes_one_bulk_event(workspace: Path) -> None:
         watcher.on_raw_event("created", str(workspace / "src" / f"f{index}.py"))
     assert watcher.flush_now(force=True) == 1
     (event,) = sink.events
-    assert (
-        event.payload["change"] == "bulk"
-        and event.payload["count"] == 12
-        and len(event.payload["paths"]) == 12
-    )
+    assert isinstance(event.payload, FileChanged)
+    assert event.payload.change == "bulk" and event.payload.count == 12 and len(event.payload.paths) == 12
 
 
 def test_path_filter_layers(workspace: Path) -> None:
