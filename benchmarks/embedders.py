@@ -3,12 +3,12 @@
 Each option runs in its own fresh process, one after the other, so cold start and RSS are honest.
 The numpy option needs only the project venv::
 
-    .venv/bin/python benchmarks/embedders.py --backends numpy
+    .venv/bin/python -m benchmarks.embedders --backends numpy
 
 The others need an interpreter that has their runtime (a scratch venv outside the repo, never the
 project venv) and, for ONNX and model2vec, files exported from torch once (see results/embedders.md)::
 
-    .venv/bin/python benchmarks/embedders.py --other-python /tmp/torchenv/bin/python \\
+    .venv/bin/python -m benchmarks.embedders --other-python /tmp/torchenv/bin/python \\
         --onnx-model /tmp/carry/onnx/model.onnx --onnx-int8-model /tmp/carry/onnx/model_int8.onnx \\
         --m2v-model /tmp/carry/m2v --threads 1 --json /tmp/carry/embedders.json
 
@@ -59,19 +59,52 @@ EmbedFn = Callable[[Sequence[str]], np.ndarray]
 def batch_sentences(count: int = 1000, seed: int = 0) -> list[str]:
     """Deterministic developer-ish sentences of about 20 words."""
     rng = random.Random(seed)
-    subjects = ["the build", "our CI pipeline", "the API client", "this migration", "the cache layer",
-                "the async worker", "the Rust parser", "the login form", "a flaky test", "the Docker image"]
-    verbs = ["fails", "hangs", "slows down", "crashes", "leaks memory", "times out", "returns stale data",
-             "logs a warning", "deadlocks", "panics"]
-    conditions = ["when the database is under heavy load", "after upgrading the dependency to the latest "
-                  "minor version", "if two requests arrive at the same moment", "on the first run after a "
-                  "fresh clone", "whenever the config file contains a trailing comma", "only on the ARM "
-                  "runners in the nightly job", "because the retry loop never backs off"]
-    fixes = ["so we pinned the version", "and adding a timeout fixed it", "until we added an index",
-             "so the lock is now released in finally", "which a regression test now covers",
-             "so we switched to streaming the file"]
-    return [f"{rng.choice(subjects).capitalize()} {rng.choice(verbs)} {rng.choice(conditions)}, "
-            f"{rng.choice(fixes)}." for _ in range(count)]
+    subjects = [
+        "the build",
+        "our CI pipeline",
+        "the API client",
+        "this migration",
+        "the cache layer",
+        "the async worker",
+        "the Rust parser",
+        "the login form",
+        "a flaky test",
+        "the Docker image",
+    ]
+    verbs = [
+        "fails",
+        "hangs",
+        "slows down",
+        "crashes",
+        "leaks memory",
+        "times out",
+        "returns stale data",
+        "logs a warning",
+        "deadlocks",
+        "panics",
+    ]
+    conditions = [
+        "when the database is under heavy load",
+        "after upgrading the dependency to the latest minor version",
+        "if two requests arrive at the same moment",
+        "on the first run after a fresh clone",
+        "whenever the config file contains a trailing comma",
+        "only on the ARM runners in the nightly job",
+        "because the retry loop never backs off",
+    ]
+    fixes = [
+        "so we pinned the version",
+        "and adding a timeout fixed it",
+        "until we added an index",
+        "so the lock is now released in finally",
+        "which a regression test now covers",
+        "so we switched to streaming the file",
+    ]
+    return [
+        f"{rng.choice(subjects).capitalize()} {rng.choice(verbs)} {rng.choice(conditions)}, "
+        f"{rng.choice(fixes)}."
+        for _ in range(count)
+    ]
 
 
 def load_pairs() -> list[dict[str, str]]:
@@ -123,7 +156,6 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
 
 
 def _numpy_backend() -> EmbedFn:
-    sys.path.insert(0, str(REPO))
     from carryover.pool.embedding.minilm import MiniLMEmbedder
 
     embedder = MiniLMEmbedder()
@@ -177,8 +209,10 @@ def _st_backend(model_dir: Path) -> EmbedFn:
     model = SentenceTransformer(str(model_dir), device="cpu")
 
     def embed(texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(model.encode(list(texts), batch_size=32, normalize_embeddings=True,
-                                       convert_to_numpy=True), dtype=np.float32)
+        return np.asarray(
+            model.encode(list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True),
+            dtype=np.float32,
+        )
 
     return embed
 
@@ -279,9 +313,14 @@ def install_size(name: str, args: argparse.Namespace) -> dict[str, Any]:
     project = set(filter(None, os.environ.get(BASE_ENV, "").split(",")))
     model_bytes = sum(p.stat().st_size for p in model_files(name, args))
     added = sorted(p for p in packages if p not in project)
-    return {"packages": packages, "package_mb": sum(sizes.values()) / 1e6, "model_mb": model_bytes / 1e6,
-            "total_mb": (sum(sizes.values()) + model_bytes) / 1e6, "added_packages": added,
-            "added_mb": (sum(sizes[p] for p in added) + model_bytes) / 1e6}
+    return {
+        "packages": packages,
+        "package_mb": sum(sizes.values()) / 1e6,
+        "model_mb": model_bytes / 1e6,
+        "total_mb": (sum(sizes.values()) + model_bytes) / 1e6,
+        "added_packages": added,
+        "added_mb": (sum(sizes[p] for p in added) + model_bytes) / 1e6,
+    }
 
 
 # ---------------------------------------------------------------------------------------- worker
@@ -300,8 +339,11 @@ def _rss_mb() -> dict[str, float]:
 def worker(args: argparse.Namespace) -> dict[str, Any]:
     embed = make_backend(args.backend, args)
     first = embed([QUERY])
-    result: dict[str, Any] = {"backend": args.backend, "cold_start_s": time.time() - args.t0,
-                              "dimension": int(first.shape[1])}
+    result: dict[str, Any] = {
+        "backend": args.backend,
+        "cold_start_s": time.time() - args.t0,
+        "dimension": int(first.shape[1]),
+    }
     if args.cold_only:
         return result
     for _ in range(10):
@@ -339,16 +381,30 @@ def _python_for(name: str, args: argparse.Namespace) -> str | None:
 
 
 def _spawn(python: str, name: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
-    command = [python, str(Path(__file__).resolve()), "--worker", "--backend", name,
-               "--onnx-model", args.onnx_model, "--onnx-int8-model", args.onnx_int8_model,
-               "--m2v-model", args.m2v_model, "--repeats", str(args.repeats), *extra]
+    command = [
+        python,
+        str(Path(__file__).resolve()),
+        "--worker",
+        "--backend",
+        name,
+        "--onnx-model",
+        args.onnx_model,
+        "--onnx-int8-model",
+        args.onnx_int8_model,
+        "--m2v-model",
+        args.m2v_model,
+        "--repeats",
+        str(args.repeats),
+        *extra,
+    ]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "true", "PYTHONWARNINGS": "ignore"}
     if args.threads:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(args.threads)
     started = time.time()
-    proc = subprocess.run([*command, "--t0", repr(started)], capture_output=True, text=True, env=env,
-                          check=False)
+    proc = subprocess.run(
+        [*command, "--t0", repr(started)], capture_output=True, text=True, env=env, check=False
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{name} worker failed:\n{proc.stderr[-3000:]}")
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -387,9 +443,21 @@ def compare(results: list[dict[str, Any]], vectors_dir: Path) -> None:
         result["min_cos_vs_st"] = float(np.min(np.sum(vectors * reference, axis=1)))
 
 
-COLUMNS = ("option", "install MB: added to project / whole runtime", "cold start s", "query p50 / p95 ms",
-           "query CPU ms p50", "batch texts/s", "texts per CPU-s", "peak RSS MB", "top-1", "ROC AUC",
-           "mean cos para / unrel", "vs ST max abs diff / min cos", "load 1m before→after")
+COLUMNS = (
+    "option",
+    "install MB: added to project / whole runtime",
+    "cold start s",
+    "query p50 / p95 ms",
+    "query CPU ms p50",
+    "batch texts/s",
+    "texts per CPU-s",
+    "peak RSS MB",
+    "top-1",
+    "ROC AUC",
+    "mean cos para / unrel",
+    "vs ST max abs diff / min cos",
+    "load 1m before→after",
+)
 
 
 def _row(r: dict[str, Any]) -> list[str]:
@@ -398,10 +466,18 @@ def _row(r: dict[str, Any]) -> list[str]:
     if "min_cos_vs_st" in r:
         diff = f"{r['max_abs_diff_vs_st']:.1e} / {r['min_cos_vs_st']:.6f}"
     return [
-        r["backend"], f"{inst['added_mb']:.0f} / {inst['total_mb']:.0f}", f"{r['cold_start_s']:.2f}",
-        f"{r['query_p50_ms']:.1f} / {r['query_p95_ms']:.1f}", f"{r['query_cpu_p50_ms']:.1f}",
-        f"{r['batch_texts_per_s']:.0f}", f"{r['batch_texts_per_cpu_s']:.0f}", f"{r['peak_rss_mb']:.0f}",
-        f"{r['top1']:.3f}", f"{r['auc']:.3f}", f"{r['mean_para']:.3f} / {r['mean_unrelated']:.3f}", diff,
+        r["backend"],
+        f"{inst['added_mb']:.0f} / {inst['total_mb']:.0f}",
+        f"{r['cold_start_s']:.2f}",
+        f"{r['query_p50_ms']:.1f} / {r['query_p95_ms']:.1f}",
+        f"{r['query_cpu_p50_ms']:.1f}",
+        f"{r['batch_texts_per_s']:.0f}",
+        f"{r['batch_texts_per_cpu_s']:.0f}",
+        f"{r['peak_rss_mb']:.0f}",
+        f"{r['top1']:.3f}",
+        f"{r['auc']:.3f}",
+        f"{r['mean_para']:.3f} / {r['mean_unrelated']:.3f}",
+        diff,
         "→".join(f"{x:.1f}" for x in r["loadavg_1min_before_after"]),
     ]
 
@@ -416,15 +492,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset of " +
-                        ", ".join(BACKENDS))
+    parser.add_argument(
+        "--backends", default=",".join(BACKENDS), help="comma-separated subset of " + ", ".join(BACKENDS)
+    )
     parser.add_argument("--other-python", default=None, help="interpreter with torch/onnxruntime/model2vec")
     parser.add_argument("--onnx-model", default="/tmp/carry/onnx/model.onnx")
     parser.add_argument("--onnx-int8-model", default="/tmp/carry/onnx/model_int8.onnx")
     parser.add_argument("--m2v-model", default="/tmp/carry/m2v")
     parser.add_argument("--repeats", type=int, default=300, help="single-query timings per option")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="threads per option (BLAS/OpenMP/onnxruntime); 0 = library default")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads per option (BLAS/OpenMP/onnxruntime); 0 = library default",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)

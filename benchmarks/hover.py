@@ -1,6 +1,6 @@
 """Hover latency through a real LSP client, by pool size, idle and while events are ingested.
 
-    .venv/bin/python benchmarks/hover.py [--sizes 1000,10000] [--with-100k] [--hovers 200] \\
+    .venv/bin/python -m benchmarks.hover [--sizes 1000,10000] [--with-100k] [--hovers 200] \\
         [--rate 1000] [--out benchmarks/results/hover.md] [--json PATH]
 
 For each pool size a pool is built from benchmarks/pool.py's generator (the same seeded drafts and
@@ -28,13 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-for entry in (str(BENCH), str(REPO)):
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
-
-from pool import (  # noqa: E402
+from benchmarks.pool import (
     CACHE_DIR,
     DRAFT_SEED,
     PrecomputedEmbedder,
@@ -43,7 +37,10 @@ from pool import (  # noqa: E402
     percentiles,
     pool_config,
 )
-from pool_text import generate_drafts, generate_queries  # noqa: E402
+from benchmarks.pool_text import generate_drafts, generate_queries
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
 
 HOVER_SEED = 4242
 WARMUP = 10
@@ -124,7 +121,7 @@ async def measure(pool: Path, workspace: Path, hovers: int, rate: int) -> dict[s
     from lsprotocol import types as lsp
     from pytest_lsp import ClientServerConfig
 
-    env = dict(os.environ, CARRYOVER_HOME=str(pool.parent / "home"), PYTHONPATH=str(REPO))
+    env = dict(os.environ, CARRYOVER_HOME=str(pool.parent / "home"))
     config = ClientServerConfig(
         server_command=[sys.executable, "-m", "carryover.lsp", "--db", str(pool), "--log-level", "warning"],
         server_env=env,
@@ -267,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     run = {
         "command": " ".join(
-            [".venv/bin/python", "benchmarks/hover.py", *(argv if argv is not None else sys.argv[1:])]
+            [".venv/bin/python", "-m", "benchmarks.hover", *(argv if argv is not None else sys.argv[1:])]
         ),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "hovers": args.hovers,

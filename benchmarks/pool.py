@@ -1,6 +1,6 @@
 """Benchmark the memory pool at 1k, 10k and 100k memories: writes, maintain, search, recall, RSS.
 
-    .venv/bin/python benchmarks/pool.py [--sizes 1000,10000,100000] [--queries 200] \\
+    .venv/bin/python -m benchmarks.pool [--sizes 1000,10000,100000] [--queries 200] \\
         [--out benchmarks/results/pool.md]
 
 Memory texts and query texts come from benchmarks/pool_text.py (templates + vocabularies of real
@@ -44,18 +44,13 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from benchmarks.pool_text import generate_drafts, generate_queries
+from carryover.pool.config import StoreConfig, load_config
+from carryover.pool.embedding.base import Embedder
+from carryover.pool.records import MemoryDraft, SearchQuery
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
-if str(BENCH) not in sys.path:
-    sys.path.insert(0, str(BENCH))
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from pool_text import generate_drafts, generate_queries  # noqa: E402
-
-from carryover.pool.config import StoreConfig, load_config  # noqa: E402
-from carryover.pool.embedding.base import Embedder  # noqa: E402
-from carryover.pool.records import MemoryDraft, SearchQuery  # noqa: E402
 
 CACHE_DIR = BENCH / ".cache"
 DRAFT_SEED = 7
@@ -325,9 +320,10 @@ class PhaseClock:
 
 WRITE_PHASES = (
     ("_refresh", "checkout_latest"),
-    ("_get_many", "id lookup (_get_many)"),
-    ("_vectors_for_dedup", "read vectors for dedup"),
-    ("_nearest_duplicate", "dedup scans (_nearest_duplicate)"),
+    ("_synced_mirror", "mirror in step (_synced_mirror)"),
+    ("_vectors_for_dedup", "dedup against the mirror (_vectors_for_dedup)"),
+    ("_merge_targets", "all dedup decisions (_merge_targets)"),
+    ("_stored_rows", "read merge bases (_stored_rows)"),
     ("_upsert", "merge_insert (_upsert)"),
 )
 
@@ -562,14 +558,8 @@ def search_in_child(
         spec_path, out_path = Path(scratch) / "spec.json", Path(scratch) / "out.json"
         spec = {"root": str(root), "label": label, "queries": list(queries), "refine_factors": list(refine)}
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
-        command = [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--search-worker",
-            str(spec_path),
-            str(out_path),
-        ]
-        subprocess.run(command, check=True)
+        command = [sys.executable, "-m", "benchmarks.pool", "--search-worker", str(spec_path), str(out_path)]
+        subprocess.run(command, check=True, cwd=REPO)
         result: dict[str, Any] = json.loads(out_path.read_text(encoding="utf-8"))
         return result
 
@@ -877,7 +867,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         builds.append(build)
         searches.extend(measured)
     run = {
-        "command": " ".join([".venv/bin/python", "benchmarks/pool.py", *sys.argv[1:]]),
+        "command": " ".join([".venv/bin/python", "-m", "benchmarks.pool", *sys.argv[1:]]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_s": time.perf_counter() - started,
         "load_start": load_start,

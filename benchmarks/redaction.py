@@ -2,7 +2,7 @@
 
 Not a test: it prints MB/s so regressions (or a pattern that starts backtracking) are easy to see::
 
-    .venv/bin/python benchmarks/redaction.py [--repeat 3]
+    .venv/bin/python -m benchmarks.redaction [--repeat 3]
 
 Inputs: 1 MB and 5 MB of mixed realistic terminal output (test runs, installs, git, compiler errors,
 JSON logs, YAML, a few secrets from the test corpus), and pathological inputs built to make a careless
