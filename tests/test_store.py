@@ -324,3 +324,19 @@ def test_damaged_manifest_is_a_clear_error(tmp_path: Path, minilm: Embedder) -> 
         manifest.write_bytes(b"garbage")
     with pytest.raises(PoolCorrupt, match="cannot be opened"):
         MemoryStore(config, minilm)
+
+
+def test_search_with_a_plan_ranks_the_blend_of_the_pools_candidate_scores(store: MemoryStore) -> None:
+    store.add_many([NONE_CHECK, PIN_DEPENDENCY, TRAJECTORY_JS])
+    query = SearchQuery(text="KeyError when the config has no such entry", plan="pin versions", k=3)
+    vectors = store.embed_query([query.text, query.plan])
+    assert vectors.shape == (2, store.meta.dimension)
+    weight = store.config.ranking.plan_weight
+    blended = {
+        memory.id: weight * float(sims[1]) + (1 - weight) * float(sims[0])
+        for memory, sims in store.candidates(vectors, limit=10)
+    }
+    hits = store.search(query)
+    assert hits
+    for hit in hits:
+        assert hit.why.similarity == pytest.approx(blended[hit.memory.id], abs=1e-4)
