@@ -333,6 +333,15 @@ def cmd_serve(config: StoreConfig, args: argparse.Namespace) -> int:
     return run(forwarded)
 
 
+def cmd_mcp(_config: StoreConfig, args: argparse.Namespace) -> int:
+    from carryover.mcp.server import run
+
+    forwarded = ["--db", str(args.db)] if args.db else []
+    if args.log_level:
+        forwarded += ["--log-level", args.log_level.upper()]
+    return run(forwarded)
+
+
 def cmd_optimize(store: MemoryStore, _args: argparse.Namespace) -> int:
     print(store.maintain(force=True))
     return 0
@@ -473,6 +482,10 @@ def _add_pool_commands(commands: Subcommands) -> None:
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead of stdio")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(config_handler=cmd_serve)
+
+    mcp = commands.add_parser("mcp", help="serve the pool to coding agents over MCP (stdio)")
+    mcp.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    mcp.set_defaults(config_handler=cmd_mcp)
 
 
 def _open_store(config: StoreConfig) -> MemoryStore:

@@ -169,3 +169,29 @@ def test_a_broken_config_file_is_a_clear_error(tmp_path: Path) -> None:
     result = carryover(tmp_path, "list", check=False)
     assert result.returncode == 1
     assert "config.toml" in result.stderr and "provider" in result.stderr
+
+
+def test_mcp_is_a_subcommand_taking_the_global_options(tmp_path: Path) -> None:
+    """``carryover --db POOL mcp`` (how the VS Code extension starts it) answers an MCP handshake."""
+    env = {**os.environ, "CARRYOVER_HOME": str(tmp_path / "home")}
+    command = [sys.executable, "-m", "carryover", "--db", str(tmp_path / "pool"), "mcp"]
+    hello = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "test", "version": "0"},
+        },
+    }
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    ) as process:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(hello) + "\n")
+        process.stdin.flush()
+        answer = json.loads(process.stdout.readline())
+        process.stdin.close()
+        process.wait(timeout=60)
+    assert answer["id"] == 1 and answer["result"]["serverInfo"]["name"]
