@@ -1,14 +1,21 @@
 """``carryover serve``: the language server over stdio (default) or TCP.
 
-    python -m server [--tcp HOST:PORT] [--db PATH] [--log-level LEVEL] [--distiller MODULE:NAME]
+    python -m carryover.lsp [--tcp HOST:PORT [--allow-remote]] [--db PATH] [--log-level LEVEL]
+                            [--distiller MODULE:NAME]
 
 Logs go to stderr (stdout is the LSP channel). ``run`` returns the process exit status.
+
+TCP listens on a loopback address only (127.0.0.0/8, ::1, localhost) unless ``--allow-remote`` is
+given: anyone who can connect can read and change the memory pool, and there is no authentication.
+It serves one client after another (each with a fresh server) until interrupted; port 0 picks a free
+port, logged at info as "listening on HOST:PORT".
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
@@ -24,16 +31,35 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def _address(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
     return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="carryover serve", description="Run the Carryover language server (stdio unless --tcp)."
     )
-    parser.add_argument("--tcp", type=_address, metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    parser.add_argument(
+        "--tcp", type=_address, metavar="HOST:PORT", help="listen on TCP (loopback only) instead of stdio"
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --tcp listen on a non-loopback address (no authentication: anyone who can connect "
+        "reads and changes the memory pool)",
+    )
     parser.add_argument(
         "--db", type=Path, metavar="PATH", help="the pool directory (default: the configured pool)"
     )
@@ -76,7 +102,15 @@ def configure_logging(level: str) -> None:
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (without the program name; None: sys.argv[1:]), serve until the client exits,
     and return the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.tcp and not args.allow_remote and not is_loopback(args.tcp[0]):
+        parser.error(
+            f"--tcp {args.tcp[0]} is not a loopback address; the server has no authentication, so it "
+            "listens on 127.0.0.1, ::1 or localhost only (--allow-remote to override)"
+        )
+    if args.allow_remote and not args.tcp:
+        parser.error("--allow-remote goes with --tcp")
     configure_logging(args.log_level)
     from carryover.lsp.app import ServerOptions, create_server
 
@@ -85,10 +119,18 @@ def run(argv: Sequence[str] | None = None) -> int:
     except (ImportError, AttributeError, ValueError, TypeError) as error:
         sys.stderr.write(f"carryover serve: {error}\n")
         return 2
-    server = create_server(ServerOptions(db=args.db, distiller=distiller))
+    options = ServerOptions(db=args.db, distiller=distiller)
     if args.tcp:
+        from carryover.lsp.transport import serve_tcp
+
         host, port = args.tcp
-        server.start_tcp(host, port)
-    else:
-        server.start_io()
+        if args.allow_remote and not is_loopback(host):
+            logging.getLogger(__name__).warning("listening on %s: reachable from other machines", host)
+        try:
+            serve_tcp(lambda: create_server(options), host, port)
+        except OSError as error:
+            sys.stderr.write(f"carryover serve: cannot listen on {host}:{port}: {error.strerror or error}\n")
+            return 1
+        return 0
+    create_server(options).start_io()
     return 0
