@@ -12,7 +12,7 @@ import attrs
 import pytest
 
 from carryover.pipeline.capture.sink import PoolEventSink
-from carryover.pipeline.distill.cli import run_distill
+from carryover.pipeline.command import run_distill
 from carryover.pipeline.distill.llm import LLMDistiller, LLMSettings, make_distiller
 from carryover.pipeline.distill.offline import OfflineDistiller
 from carryover.pipeline.events import TerminalEnded

@@ -14,8 +14,8 @@ import pytest
 
 from carryover.pipeline import segment
 from carryover.pipeline.capture.sink import PoolEventSink
+from carryover.pipeline.command import run_distill
 from carryover.pipeline.distill.base import DistillReport
-from carryover.pipeline.distill.cli import run_distill
 from carryover.pipeline.distill.factory import DistillerSettings, build_distiller
 from carryover.pipeline.distill.llm import LLMDistiller
 from carryover.pipeline.distill.offline import OfflineDistiller

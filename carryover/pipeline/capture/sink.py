@@ -51,35 +51,46 @@ _REDACTABLE = frozenset({*PAYLOAD_CLASSES.values(), Diagnostic, Range, Position}
 _V = TypeVar("_V")
 
 
-def redact_value(value: _V) -> _V:
+def redact_value(value: _V, cache: dict[str, str] | None = None) -> _V:
     """``value`` with every string inside it redacted: str fields of a typed payload (and of the
-    records inside it, such as its diagnostics), dict values (keys are kept), list and tuple items."""
+    records inside it, such as its diagnostics), dict values (keys are kept), list and tuple items.
+    ``cache`` (text -> redacted) spares redacting a text twice: a batch of events repeats its paths,
+    working folders and language ids, and each redaction has a fixed cost."""
+    memo: dict[str, str] = {} if cache is None else cache
     result: Any
     if isinstance(value, str):
-        result = redact_text(value)
+        if not value:
+            result = value
+        else:
+            result = memo.get(value)
+            if result is None:
+                result = memo[value] = redact_text(value)
     elif type(value) in _REDACTABLE:
         record: Any = value
         changes = {
-            field.alias: redact_value(getattr(record, field.name))
+            field.alias: redact_value(getattr(record, field.name), memo)
             for field in attrs.fields(type(record))
             if field.init
         }
         result = attrs.evolve(record, **changes)
     elif isinstance(value, dict):
-        result = {key: redact_value(item) for key, item in value.items()}
+        result = {key: redact_value(item, memo) for key, item in value.items()}
     elif isinstance(value, tuple):
-        result = tuple(redact_value(item) for item in value)
+        result = tuple(redact_value(item, memo) for item in value)
     elif isinstance(value, list):
-        result = [redact_value(item) for item in value]
+        result = [redact_value(item, memo) for item in value]
     else:
         result = value
     return result  # type: ignore[no-any-return]
 
 
-def event_to_row(event: CapturedEvent, event_id: str | None = None) -> EventRow:
+def event_to_row(
+    event: CapturedEvent, event_id: str | None = None, cache: dict[str, str] | None = None
+) -> EventRow:
     """The stored form of an event: payload redacted, checked and written by the codec. Raises
-    :class:`~carryover.pipeline.events.MalformedEvent` for a payload that does not match its class."""
-    payload = encode(redact_value(event.payload))
+    :class:`~carryover.pipeline.events.MalformedEvent` for a payload that does not match its class.
+    ``cache``: see :func:`redact_value` (one per batch)."""
+    payload = encode(redact_value(event.payload, cache))
     time_value = event.time.replace(tzinfo=None) if event.time.tzinfo is not None else event.time
     return EventRow(
         id=event_id or event.id or new_event_id(event.time),
@@ -260,9 +271,10 @@ class PoolEventSink:
             if batch is None:
                 return
             rows = []
+            cache: dict[str, str] = {}
             for event_id, event in batch:
                 try:
-                    rows.append(event_to_row(event, event_id))
+                    rows.append(event_to_row(event, event_id, cache))
                 except (TypeError, ValueError) as error:  # a malformed payload: drop that event, say so
                     logger.warning("dropping event %s: %s", event.type, error)
                     with self._cond:

@@ -3,7 +3,8 @@ Summary, Insight), offline by rules or through an OpenAI-compatible model.
 
 A distiller is an :class:`EpisodeDistiller` (``distill_episode(view) -> list[MemoryDraft]``):
 :class:`OfflineDistiller` or :class:`~.llm.LLMDistiller`, built in one place
-(:func:`~.factory.build_distiller` from :class:`~.factory.DistillerSettings` or the environment).
+(:func:`carryover.pipeline.distill.factory.build_distiller` from ``DistillerSettings`` or the
+environment; not imported here, so that this package imports no model client).
 Runs (segment once, distil, store) belong to :class:`carryover.pipeline.runner.PipelineRunner`,
 run in the background by :class:`carryover.pipeline.worker.DistillWorker`.
 """
@@ -19,20 +20,17 @@ from carryover.pipeline.distill.base import (
     distill_episodes,
     distill_pending,
 )
-from carryover.pipeline.distill.factory import DistillerSettings, build_distiller
 from carryover.pipeline.distill.offline import OfflineDistiller
 
 __all__ = [
     "DistillReport",
     "DistillStore",
     "Distiller",
-    "DistillerSettings",
     "EndpointUnavailable",
     "EpisodeDistiller",
     "OfflineDistiller",
     "OnProgress",
     "PendingDistiller",
-    "build_distiller",
     "distill_episodes",
     "distill_pending",
 ]
