@@ -335,7 +335,12 @@ def _classify_shell_assignment(match: re.Match[str], value: str) -> str | None:
     if kind is None or (_is_weak_key(key) and not _looks_random(value)):
         return None
     if not _after_shell_prefix(match):
-        return None
+        # `... SECRET_KEY=value` after prose: an upper-case name still reads as an environment
+        # variable, unless its value is code (`f(SECRET_KEY=settings.KEY,`).
+        if not (_ENV_KEY.fullmatch(key) and match.group("bare") is not None):
+            return None
+        if value.endswith(",") or _is_expression(value):
+            return None
     return kind if _is_literal_secret(value, code=False) else None
 
 
@@ -531,13 +536,14 @@ _SHELL_STARTERS = frozenset(
     }
 )  # fmt: skip
 _PROMPT_END = re.compile(r"(?:^|.*[\w~/\])])?[$#%>❯➜»λ]$")
+_ENV_KEY = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 _HISTORY_NUMBER = re.compile(r"[0-9]{1,7}\*?")
 _SHELL_WORD_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")
 
-# A YAML/header line whose unquoted value holds characters that end a value in code (`)`, `;`):
-# `secret_key: django-insecure-!1-fb)3=%h4...` or `X-Secret-Key: a;b`.
+# A YAML/header line (or a line ending in `key: value`) whose unquoted value holds characters that
+# end a value in code (`)`, `;`): `secret_key: django-insecure-!1-fb)3=%h4...`, `X-Secret-Key: a;b`.
 _YAML_LINE = re.compile(
-    r"""^[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z_][\w.-]{0,63}):[ \t]+"""
+    r"""(?:^[ \t]*(?:-[ \t]+)?|(?<=[ \t]))(?P<key>[A-Za-z_][\w.-]{0,63}):[ \t]+"""
     r"""(?P<bare>[^\s"'#&*!|>{\[][^\s]{0,4095})[ \t]*\r?$""",
     re.MULTILINE,
 )
@@ -1069,6 +1075,9 @@ def redact_text(text: str) -> str:
     return redact(text).text
 
 
+_TAG_ASSIGNMENT = re.compile(r"(?:pass|pwd|secret|token|key|auth|cred)[\w-]*[\"']?\s*[:=\s]")
+
+
 def _redact_tag(tag: str) -> str:
     """A language or tool tag, which records have lower-cased already (so ``AKIA...`` arrives as
     ``akia...``): redacted as a whole when it holds a secret in either case or looks random."""
@@ -1078,9 +1087,22 @@ def _redact_tag(tag: str) -> str:
         or redact(tag.upper()).findings
         or len(tag) > 48
         or (len(tag) >= 16 and digits >= 3)
+        or _TAG_ASSIGNMENT.search(tag)  # `password: gl4cier_bay8`: lower-case code to the rules
     ):
         return PLACEHOLDER.format(kind="tag")
     return tag
+
+
+def _redact_id(memory_id: str) -> str:
+    """An id with a secret glued on (``mem_1_ghp_...``): provider rules skip a token that continues a
+    word, so each part after a separator is also tried on its own."""
+    clean = redact_text(memory_id)
+    if clean != memory_id:
+        return clean
+    for i in range(1, min(len(memory_id), 256)):
+        if memory_id[i - 1] in "_-.:/" and redact(memory_id[i:]).findings:
+            return memory_id[:i] + redact_text(memory_id[i:])
+    return memory_id
 
 
 def _redact_tags(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -1111,6 +1133,6 @@ def redact_draft(draft: MemoryDraft) -> MemoryDraft:
         check_command=redact_text(draft.check_command),
         languages=_redact_tags(draft.languages),
         tools=_redact_tags(draft.tools),
-        id=None if draft.id is None else redact_text(draft.id),
+        id=None if draft.id is None else _redact_id(draft.id),
         provenance=clean_provenance,
     )
