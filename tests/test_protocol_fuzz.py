@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from tests.test_transport_support import FAULTS, frame, pause, probe, stdio_server
+from tests.test_transport_support import FAULTS, frame, pause, probe, request, stdio_server
 
 
 def log_lines(messages: list[dict[str, Any]]) -> list[str]:
@@ -55,3 +55,20 @@ def test_every_fault_is_survived_and_answered_as_json_rpc_says(tmp_path: Path) -
         assert not [line for line in end if "Traceback" in line], end
 
     asyncio.run(run())
+
+
+def test_exit_ends_the_process_with_lsp_exit_codes(tmp_path: Path) -> None:
+    """0 after shutdown, 1 without; without shutdown the capture threads are stopped first (they
+    kept the process alive after exit)."""
+
+    async def run(shutdown: bool) -> int | None:
+        async with stdio_server(tmp_path / str(shutdown)) as server:
+            if shutdown:
+                assert await server.client.call(request("bye", "shutdown")) is not None
+                refused = await server.client.call(pause("late"))
+                assert refused is not None and refused["error"]["code"] == -32600
+            await server.client.send(frame({"jsonrpc": "2.0", "method": "exit"}))
+            return await asyncio.wait_for(server.process.wait(), 60)
+
+    assert asyncio.run(run(True)) == 0
+    assert asyncio.run(run(False)) == 1

@@ -199,8 +199,14 @@ class CarryoverProtocol(LanguageServerProtocol):
 
     @lsp_method(lsp.EXIT)
     def lsp_exit(self, *args: Any) -> Generator[Any, Any, None]:
-        """Over stdio, pygls' exit (the process ends); over TCP the connection ends instead."""
+        """Over stdio, pygls' exit (the process ends, 1 without shutdown first); over TCP the
+        connection ends instead (the transport closes that session)."""
         if self.end_connection is None:
+            close = getattr(self._server, "close", None)
+            if not self._shutdown and close is not None:
+                # No shutdown came first: stop what it would have stopped (capture, workers), or
+                # their threads would keep the process alive after sys.exit.
+                yield close, (), None
             yield from super().lsp_exit(*args)
             return
         if (user_handler := self.fm.features.get(lsp.EXIT)) is not None:

@@ -401,11 +401,11 @@ def deliver(protocol: JsonRPCProtocol, body: bytes, note: str | None = None) -> 
         _parse_error(protocol, f"the body is not JSON ({_short(error)})", note)
         return False
     if note is not None:
-        logger.warning("%s (handled)", note)
+        logger.warning("%s; the message was handled", note)
     problem = envelope_error(data)
     if problem is not None:
         msg_id, code, reason = problem
-        logger.warning("invalid request: %s", reason)
+        logger.warning("%s", reason)
         protocol._send_data(error_response(msg_id, code, reason))
         return True
     try:
