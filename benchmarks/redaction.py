@@ -14,14 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from carryover.pool.redaction import redact
+from carryover.pool.redaction import redact, redact_text
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "tests" / "data" / "secrets_corpus.jsonl"
+SECRETS = REPO / "tests" / "data" / "secrets" / "secrets.jsonl"
+LOOKALIKES = REPO / "tests" / "data" / "secrets" / "lookalikes.jsonl"
+WINDOW = 8
 MB = 1_000_000
 
 _CHUNKS: tuple[Callable[[random.Random], str], ...] = (
@@ -132,20 +136,140 @@ def measure(text: str, repeat: int) -> tuple[float, int]:
     return best, findings
 
 
+def _load(path: Path) -> list[dict[str, object]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _pieces(secret: str) -> list[str]:
+    return [p for p in secret.replace("\\n", "\n").split("\n") if p]
+
+
+def _caught(text: str, secret: str, output: str) -> bool:
+    for piece in _pieces(secret):
+        elsewhere = text.replace(piece, "\x00")
+        size = min(WINDOW, len(piece))
+        for i in range(len(piece) - size + 1):
+            window = piece[i : i + size]
+            if window in output and window not in elsewhere:
+                return False
+    return True
+
+
+def corpus_report() -> None:
+    """Caught and damaged over the corpus, by kind where something went wrong; chars/s."""
+    secrets, lookalikes = _load(SECRETS), _load(LOOKALIKES)
+    missed: dict[str, int] = {}
+    chars = 0
+    start = time.perf_counter()
+    outputs = [redact_text(str(e["text"])) for e in secrets]
+    elapsed = time.perf_counter() - start
+    for entry, output in zip(secrets, outputs, strict=True):
+        chars += len(str(entry["text"]))
+        if not _caught(str(entry["text"]), str(entry["secret"]), output):
+            missed[str(entry["kind"])] = missed.get(str(entry["kind"]), 0) + 1
+    start = time.perf_counter()
+    damaged = [e for e in lookalikes if redact_text(str(e["text"])) != e["text"]]
+    elapsed_look = time.perf_counter() - start
+    look_chars = sum(len(str(e["text"])) for e in lookalikes)
+    distinct = {str(e["secret"]) for e in secrets}
+    caught = len(secrets) - sum(missed.values())
+    print(
+        f"corpus: {len(distinct)} secrets, {len({e['kind'] for e in secrets})} kinds, "
+        f"{len({e['context'] for e in secrets})} contexts, {len(secrets)} texts; "
+        f"{len(lookalikes)} look-alikes of {len({e['kind'] for e in lookalikes})} kinds"
+    )
+    print(f"caught: {caught}/{len(secrets)} texts ({100 * caught / len(secrets):.1f}%)")
+    for kind, count in sorted(missed.items()):
+        print(f"  missed {kind}: {count}")
+    print(f"damaged look-alikes: {len(damaged)}/{len(lookalikes)}")
+    for entry in damaged:
+        print(f"  damaged {entry['kind']}: {str(entry['text'])[:80]!r}")
+    print(
+        f"throughput on the corpus: secrets {chars / elapsed:,.0f} chars/s "
+        f"({len(secrets) / elapsed:,.0f} texts/s), look-alikes {look_chars / elapsed_look:,.0f} chars/s"
+    )
+
+
+def shell_hook_report(commands: int) -> None:
+    """In a real interactive bash: how long the hook holds the prompt per command (the hook function
+    timed with EPOCHREALTIME, commands 0.3 s apart as a person types them), and the CPU one
+    recorder takes (run in the foreground the same way the hook runs it detached)."""
+    import resource
+    import shutil
+    import subprocess
+    import tempfile
+
+    from carryover.pipeline.capture.shell_hook import shell_hook_snippet
+
+    bash = shutil.which("bash")
+    if bash is None:
+        print("shell hook: no bash")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        log = root / "pool" / "shell" / "commands.jsonl"
+        (root / "hook.bash").write_text(shell_hook_snippet("bash", log))
+        script = f"""source {root / "hook.bash"}
+total=0
+for i in $(seq {commands}); do
+  __carryover_t0=1; history -s "true $i"
+  s=${{EPOCHREALTIME/[.,]/}}; __carryover_precmd; e=${{EPOCHREALTIME/[.,]/}}
+  total=$((total + e - s)); sleep 0.3
+done
+echo "$total"
+"""
+        (root / "bench.sh").write_text(script)
+        env = {"HOME": tmp, "PATH": "/usr/bin:/bin", "TERM": "dumb", "HISTFILE": str(root / "h")}
+        done = subprocess.run([bash, "--norc", "--noprofile", "-i", str(root / "bench.sh")], env=env,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        micros = int(done.stdout.split()[-1])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+            log.exists() and len(log.read_text().splitlines()) >= commands
+        ):
+            time.sleep(0.1)
+        recorded = len(log.read_text().splitlines()) if log.exists() else 0
+        one = b'{"v":1,"shell":"bash","pid":1,"started":1,"ended":2,"exit_code":0,"cwd":"/","command":"ls"}'
+        runs = 10
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        for _ in range(runs):
+            subprocess.run(
+                [sys.executable, "-I", "-m", "carryover.pipeline.capture.shell_hook", "--record", str(log)],
+                input=one, check=False,
+            )  # fmt: skip
+        wall = (time.perf_counter() - start) / runs
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / runs
+    print(
+        f"shell hook (bash): {commands} commands, {recorded} recorded; "
+        f"prompt held {micros / commands / 1000:.1f} ms/command; "
+        f"detached recorder {1000 * cpu:.0f} ms CPU, {1000 * wall:.0f} ms wall per command"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shell-hook", type=int, default=0, metavar="N", help="also time N hooked commands")
     args = parser.parse_args()
+
+    corpus_report()
+    if args.shell_hook:
+        shell_hook_report(args.shell_hook)
 
     inputs = {"mixed 1 MB": mixed_output(MB), "mixed 5 MB": mixed_output(5 * MB, seed=1)}
     inputs.update(pathological())
-    print(f"{'input':<28} {'size':>10} {'seconds':>9} {'MB/s':>8} {'findings':>9}")
+    print(f"{'input':<28} {'size':>10} {'seconds':>9} {'MB/s':>8} {'Mchars/s':>9} {'findings':>9}")
     for name, text in inputs.items():
         seconds, findings = measure(text, args.repeat)
         size = len(text.encode("utf-8"))
-        print(f"{name:<28} {size:>10,} {seconds:>9.3f} {size / MB / seconds:>8.1f} {findings:>9}")
+        rate = len(text) / 1e6 / seconds
+        mbs = size / MB / seconds
+        print(f"{name:<28} {size:>10,} {seconds:>9.3f} {mbs:>8.1f} {rate:>9.2f} {findings:>9}")
 
 
 if __name__ == "__main__":
