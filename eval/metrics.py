@@ -55,6 +55,8 @@ class Scores:
     trap_queries: int
     quiet: float | None = None
     """Share of ordinary lines on which nothing is shown (None where not measured)."""
+    shows: float | None = None
+    """Share of the labelled moments on which anything is shown."""
 
 
 def score(runs: Sequence[tuple[Sequence[str], Judgement]]) -> Scores:
@@ -65,4 +67,5 @@ def score(runs: Sequence[tuple[Sequence[str], Judgement]]) -> Scores:
         cross_recall3=mean([recall_at(ranked, j.cross_language) for ranked, j in runs]),
         harmful3=mean([harmful_at(ranked, j.misleading) for ranked, j in runs]),
         trap_queries=sum(1 for _, j in runs if j.misleading),
+        shows=mean([1.0 if ranked else 0.0 for ranked, _ in runs]),
     )

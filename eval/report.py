@@ -18,6 +18,7 @@ AIMS = (
     ("recall3", "Recall@3", ">=", 0.85),
     ("cross_recall3", "cross-language Recall@3", ">=", 0.80),
     ("harmful3", "Harmful@3", "<=", 0.05),
+    ("quiet", "quiet on plain lines", ">=", 0.90),
 )
 # arXiv 2604.14004: average Pass@3 by the kind of memory retrieved (zero-shot 0.523).
 PAPER_PASS3 = {"trajectory": 0.534, "workflow": 0.538, "summary": 0.546, "insight": 0.560}
@@ -29,27 +30,39 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def render(results: dict[str, Scores], split: str) -> str:
-    lines = [
-        f"### Split: {split}",
-        "",
-        "| variant | what it is | Recall@3 | MRR | cross-language Recall@3 | Harmful@3 (trap queries) | "
-        "quiet on plain lines |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    descriptions = {variant.name: variant.description for variant in VARIANTS}
-    for name, scores in results.items():
-        lines.append(
-            f"| {name} | {descriptions[name]} | {_fmt(scores.recall3)} | {_fmt(scores.mrr)} | "
-            f"{_fmt(scores.cross_recall3)} | {_fmt(scores.harmful3)} | {_fmt(scores.quiet)} |"
-        )
-    any_scores = next(iter(results.values()))
-    lines.append("")
-    lines.append(
-        f"{any_scores.queries} queries, {any_scores.trap_queries} with traps (Harmful@3 is over those). "
-        '"Quiet" is the share of ordinary lines (eval/data/plain_lines.jsonl) on which the hover '
-        "shows nothing; it applies to the variants that use the hover's thresholds."
+METRICS = (
+    ("recall3", "R@3"),
+    ("cross_recall3", "cross R@3"),
+    ("harmful3", "Harm@3"),
+    ("quiet", "quiet"),
+    ("shows", "shows"),
+)
+
+
+def render(by_split: Mapping[str, Mapping[str, Scores]]) -> str:
+    """One table, every variant a row, each split's figures side by side."""
+    splits = list(by_split)
+    header = (
+        "| variant | " + " | ".join(f"{split} {label}" for split in splits for _, label in METRICS) + " |"
     )
+    lines = [header, "| --- |" + " --- |" * (len(splits) * len(METRICS))]
+    names = list(next(iter(by_split.values())))
+    for name in names:
+        cells = [_fmt(getattr(by_split[split][name], metric)) for split in splits for metric, _ in METRICS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    counts = ", ".join(
+        f"{split}: {next(iter(results.values())).queries} moments, "
+        f"{next(iter(results.values())).trap_queries} with traps"
+        for split, results in by_split.items()
+    )
+    lines.append(
+        f"{counts}. Harm@3 is over the moments with traps; quiet = share of ordinary lines with nothing "
+        "shown (dev/held-out: eval/data/plain_lines.jsonl, blind: eval/data/blind/plain.jsonl), for the "
+        "variants that decide whether to speak; shows = share of labelled moments with anything shown."
+    )
+    descriptions = {variant.name: variant.description for variant in VARIANTS}
+    lines += ["", *(f"- `{name}`: {descriptions.get(name, '')}" for name in names)]
     return "\n".join(lines)
 
 
@@ -87,7 +100,7 @@ def _aims_table(by_split: Mapping[str, Mapping[str, Scores]]) -> list[str]:
         "| --- | --- |" + " --- |" * len(splits),
     ]
     for metric, label, direction, bound in AIMS:
-        cells = [_fmt(getattr(by_split[split]["carryover"], metric)) for split in splits]
+        cells = [_fmt(getattr(by_split[split]["carryover"], metric)) for split in splits]  # the product
         lines.append(f"| {label} | {direction} {bound} | " + " | ".join(cells) + " |")
     over_bm25 = []
     for split in splits:
@@ -138,18 +151,23 @@ def write_report(
         "Written by `python -m eval "
         + " ".join(f"--split {split}" for split in by_split)
         + f" --report {folder}`. The set, how it was built and its limits: [eval/README.md](../README.md).",
-        "Every row runs the hover's own retrieval (`server/retrieval.py`: the same probes, thresholds and",
-        "merge) over a fresh pool of the set's memories, embedded by the offline MiniLM embedder;",
-        "no model endpoint is configured.",
+        "Every row runs the hover's own retrieval (`carryover.recall.suggest` on each moment) over a",
+        "fresh pool of the split's memories, embedded by the offline MiniLM embedder; no model endpoint.",
+        "Dev figures of the learned ranker are out-of-fold (5-fold CV); held-out and blind use the",
+        "shipped model (trained on all of dev). Blind is only reported, never tuned on.",
         "",
         "## Aims",
         "",
         *_aims_table(by_split),
         "",
+        "## Every variant, every split",
+        "",
+        render(by_split),
+        "",
     ]
     for split, results in by_split.items():
         image = plot_ablations(folder / f"ablations-{split}.png", results, split)
-        lines += [render(dict(results), split), "", f"![ablations, {split}]({image.name})", ""]
+        lines += [f"![ablations, {split}]({image.name})", ""]
     first = next(iter(by_split))
     lines += [
         f"## One kind of memory at a time ({first}; the paper's comparison)",

@@ -16,45 +16,58 @@ PLAIN = {**FLAT, "transfer_guard": False, "plan_weight": 0.0}
 class Variant:
     name: str
     description: str
-    embed_key: str = "title+description"
     ranking: dict[str, Any] = attrs.field(factory=dict)
-    mode: str = "hover"  # hover | bm25 | hybrid
+    mode: str = "ranker"  # ranker | legacy | bm25
     kinds: tuple[Kind, ...] = ()
+    evidence: bool = True
+    """Speak only where the moment carries a problem (the product's rule)."""
     threshold: bool = True
-    """Apply the hover's relevance threshold (what the hover would not show does not count)."""
+    """Legacy mode: apply its similarity floors."""
+    drop: tuple[str, ...] = ()
+    """Ranker mode: features left out (the model is trained without them)."""
+    product: bool = False
+    """The row the aims and the floors are about."""
 
 
 VARIANTS = (
-    Variant("carryover", "the product as the hover shows it: plan, abstraction weights, guard, threshold"),
-    Variant("carryover-unthresholded", "the same ranking without the relevance threshold", threshold=False),
-    Variant("bm25", "BM25 over title, description and content", mode="bm25", threshold=False),
-    Variant("hybrid", "reciprocal rank fusion of carryover (unthresholded) and BM25", mode="hybrid"),
     Variant(
-        "vector-only", "cosine to the context only: no plan, guard or weights", ranking=PLAIN, threshold=False
+        "carryover",
+        "the product: learned ranker, speaks only on evidence (diagnostic, failed run, code situation)",
+        product=True,
+    ),
+    Variant("carryover-ungated", "the learned ranker on every moment (no evidence rule)", evidence=False),
+    Variant("ranker-no-bm25", "the ranker trained without BM25", drop=("bm25",), evidence=False),
+    Variant(
+        "ranker-no-plan", "the ranker trained without the plan", drop=("cos_plan", "has_plan"), evidence=False
     ),
     Variant(
-        "plain-cosine-all-text",
-        "cosine over title+description+content, nothing else",
-        embed_key="all",
+        "ranker-no-family",
+        "the ranker trained without problem-kind agreement",
+        drop=("family_shared", "family_differs"),
+        evidence=False,
+    ),
+    Variant(
+        "ranker-no-language",
+        "the ranker trained without the language relation",
+        drop=("lang_same", "lang_ecosystem", "lang_other", "lang_none"),
+        evidence=False,
+    ),
+    Variant("legacy", "before issue 13: hand-set weights, plan 0.75, cosine floors 0.25/0.45", mode="legacy"),
+    Variant("legacy-unthresholded", "the same without the floors", mode="legacy", threshold=False),
+    Variant("bm25", "BM25 over title, description and content", mode="bm25", evidence=False),
+    Variant(
+        "vector-only",
+        "cosine to the moment's text only: no plan, guard or weights (`carryover search` on raw text)",
+        mode="legacy",
         ranking=PLAIN,
         threshold=False,
     ),
-    Variant("no-plan", "carryover without the plan (raw context only)", ranking={"plan_weight": 0.0}),
-    Variant("no-guard", "carryover without the transfer guard", ranking={"transfer_guard": False}),
-    Variant(
-        "soft-guard",
-        "carryover showing other languages' trajectories and workflows at 0.8 of their score",
-        ranking={"procedural_cross_language_factor": 0.8},
-    ),
-    Variant("no-abstraction", "carryover without abstraction weighting", ranking=FLAT),
-    Variant("title-key", "carryover, embedding only the title (as the paper did)", embed_key="title"),
-    Variant("all-text-key", "carryover, embedding title+description+content", embed_key="all"),
     *(
         Variant(
             f"only-{kind.value}",
-            f"carryover (unthresholded) over {kind.value} memories only",
+            f"the ranker over {kind.value} memories only (no evidence rule)",
             kinds=(kind,),
-            threshold=False,
+            evidence=False,
         )
         for kind in Kind
     ),

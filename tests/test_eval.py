@@ -5,18 +5,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
+
 from carryover.pool.embedding.base import Embedder
 from carryover.pool.jsonl import parse_object
-from carryover.recall.moment import RecallOptions, probes_for
+from carryover.recall.moment import context_of
 from carryover.recall.query import EditorContext
-from carryover.recall.retrieve import line_probes
-from carryover.recall.signals import sites_on_line
+from carryover.recall.ranker import load_model
+from carryover.vocabulary import languages
 from eval.harness import (
+    BLIND,
     DATA,
     EvalQuery,
-    Pools,
+    Split,
+    build_pool,
     check_floors,
+    eval_config,
+    load_blind,
     load_plain_lines,
+    load_pool,
     load_queries,
     moment_of,
     run_variants,
@@ -32,25 +39,42 @@ def test_the_set_loads_with_its_splits() -> None:
     assert len(load_plain_lines(DATA / "plain_lines.jsonl")) >= 40
 
 
-def test_eval_queries_become_exactly_the_hovers_probes() -> None:
+def test_eval_queries_become_the_hovers_moment() -> None:
     context = EditorContext(
         language="python",
         code_line='API_TOKEN = os.environ["API_TOKEN"]',
         failing_command="python -m app.worker",
         error_line="KeyError: 'API_TOKEN'",
     )
-    query = EvalQuery("q", "dev", context, ("a",), ())
-    expected = line_probes(
-        language="python",
-        line_text=context.code_line or "",
-        sites=sites_on_line([context.code_line or ""], 0),
-        failing_command="python -m app.worker",
-        failing_error_line="KeyError: 'API_TOKEN'",
-        threshold=0.25,
-        plain_threshold=0.45,
-        k=10,
-    )
-    assert probes_for(moment_of(query), RecallOptions(k=10)) == expected
+    moment = moment_of(context)
+    assert moment.line_text == context.code_line and moment.language == "python"
+    assert moment.failed_run is not None and moment.failed_run.telling_line == "KeyError: 'API_TOKEN'"
+    assert context_of(moment) == attrs.evolve(context, tools=())
+
+
+def test_the_blind_split_loads_as_server_moments(tmp_path: Path) -> None:
+    """Blind moments carry the document, the line's diagnostics, the failed run's output (its telling
+    line picked by the product's picker) and a workspace holding the moment's files."""
+    moments = load_blind(BLIND / "moments.jsonl", tmp_path)
+    plain = load_blind(BLIND / "plain.jsonl", tmp_path, "plain")
+    assert len(moments) >= 60 and len(plain) >= 40
+    assert all(query.relevant for query in moments) and not any(query.relevant for query in plain)
+    first = next(query for query in moments if query.id == "bm-001")
+    assert first.moment.failed_run is not None and "checksum mismatch" in first.moment.failed_run.output
+    assert first.moment.workspace is not None and (Path(first.moment.workspace) / "go.sum").is_file()
+    assert all(not query.moment.diagnostics and query.moment.failed_run is None for query in plain)
+
+
+def test_dev_labels_follow_the_procedure_rule() -> None:
+    """No trajectory or workflow from another ecosystem is labelled relevant (eval/data/blind/README)."""
+    pool = {draft.id: draft for draft in load_pool(DATA / "pool.jsonl")}
+    for query in load_queries(DATA / "queries.jsonl"):
+        for memory_id in query.relevant:
+            memory = pool[memory_id]
+            if memory.kind.value in ("trajectory", "workflow"):
+                assert any(
+                    languages.same_ecosystem(query.moment.language, other) for other in memory.languages
+                ), (query.id, memory_id)
 
 
 def test_floors_fail_below_and_pass_above(tmp_path: Path) -> None:
@@ -66,7 +90,8 @@ def test_floors_fail_below_and_pass_above(tmp_path: Path) -> None:
 
 def test_a_tiny_set_through_the_product(tmp_path: Path, minilm: Embedder) -> None:
     """Three memories: the Go insight about absent values is found for a Python None error (across
-    languages), the Go trajectory is withheld by the guard, and an ordinary line shows nothing."""
+    languages), the Go trajectory is withheld (a procedure from another ecosystem), and an ordinary
+    line shows nothing (no evidence of a problem)."""
     rows = [
         {
             "id": "ins-go-absent",
@@ -98,16 +123,19 @@ def test_a_tiny_set_through_the_product(tmp_path: Path, minilm: Embedder) -> Non
         },
     ]
     drafts = [parse_object(row, source="test")[0] for row in rows]
-    pools = Pools.build(drafts, minilm, tmp_path)
+    config = eval_config(tmp_path)
+    pool = build_pool(tmp_path / "pool", drafts, minilm, config)
     context = EditorContext(
         language="python",
         code_line='price = prices.get(sku)["amount"]',
         failing_command="pytest -q",
         error_line="TypeError: 'NoneType' object is not subscriptable",
     )
-    query = EvalQuery("q1", "dev", context, ("ins-go-absent",), ("traj-go-nil",))
-    plain = [EvalQuery("p1", "plain", EditorContext(language="rust", code_line="fn main() {"), (), ())]
+    query = EvalQuery("q1", "dev", moment_of(context), ("ins-go-absent",), ("traj-go-nil",), context)
+    line = EditorContext(language="rust", code_line="fn main() {")
+    plain = (EvalQuery("p1", "plain", moment_of(line), (), (), line),)
     (carryover,) = [variant for variant in VARIANTS if variant.name == "carryover"]
-    results = run_variants([query], pools, thresholds=(0.25, 0.45), plain_lines=plain, variants=[carryover])
+    split = Split("dev", (query,), plain, pool)
+    results = run_variants(split, {"": load_model()}, variants=[carryover])
     scores = results["carryover"]
     assert (scores.recall3, scores.cross_recall3, scores.harmful3, scores.quiet) == (1.0, 1.0, 0.0, 1.0)

@@ -2,17 +2,25 @@
 
 - "Carryover: <guardrail>": on a diagnostic, a quick fix inserting the guard (and the memory's check)
   as a comment above the line; without a diagnostic it opens the memory.
-- "Run validation: <command>": for a memory with a check command. The server never runs it: the
-  action carries the client-side command ``carryover.runValidation`` {command, cwd, memoryId}, which
-  the client runs after the user confirms.
+- "Run validation: <command>": for a memory with a check command, only where the command's tool
+  belongs to this workspace's ecosystem (its build files: package.json, pyproject.toml, go.mod,
+  Cargo.toml, ...; else the document's language). Elsewhere the practice is offered with this
+  workspace's own check: "Re-run the check that failed: <the workspace's failing command>", else
+  "Run this project's check: <what the project declares>". A JavaScript workspace never gets a
+  Python command. The server never runs it: the action carries the client-side command
+  ``carryover.runValidation`` {command, cwd, memoryId, basis}, which the client runs after the user
+  confirms.
 - "Pin this memory", "Reject this memory", "Why this suggestion?": server commands.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from lsprotocol import types as lsp
 
 from carryover.lsp.features import inline
@@ -21,6 +29,7 @@ from carryover.lsp.wire import CLIENT_RUN_VALIDATION, CMD_PIN, CMD_REJECT, CMD_S
 from carryover.recall.render import guard_comment, short_title
 from carryover.recall.retrieve import Suggestion
 from carryover.recall.units import indentation
+from carryover.vocabulary import languages, tools
 
 if TYPE_CHECKING:
     from carryover.lsp.server import CarryoverServer, DocumentInfo
@@ -28,6 +37,94 @@ if TYPE_CHECKING:
 MAX_DIAGNOSTICS = 3
 CARRYOVER_KIND = "quickfix.carryover"
 KINDS = (lsp.CodeActionKind.QuickFix, CARRYOVER_KIND)
+
+
+@attrs.frozen
+class Validation:
+    """The check a code action offers: the command, and where it comes from (for "why this?")."""
+
+    command: str
+    title: str
+    basis: str
+
+
+def workspace_languages(workspace: str) -> frozenset[str]:
+    """The languages a workspace declares by its top-level build files and lockfiles."""
+    found: set[str] = set()
+    if not workspace:
+        return frozenset()
+    try:
+        names = [entry.name for entry in Path(workspace).iterdir()]
+    except OSError:
+        return frozenset()
+    for name in names:
+        if name in languages.FILE_NAMES or name.endswith((".csproj", ".fsproj", ".sln")):
+            language = (
+                "csharp" if name.endswith((".csproj", ".fsproj", ".sln")) else languages.FILE_NAMES[name]
+            )
+            if language != "makefile":
+                found.add(language)
+    return frozenset(found)
+
+
+def declared_check(workspace: str) -> tuple[str, str] | None:
+    """The check this project declares, and the file that declares it."""
+    if not workspace:
+        return None
+    root = Path(workspace)
+    package = root / "package.json"
+    if package.is_file():
+        try:
+            scripts = json.loads(package.read_text(encoding="utf-8")).get("scripts") or {}
+        except (OSError, ValueError, AttributeError):
+            scripts = {}
+        if isinstance(scripts, dict) and "test" in scripts:
+            return "npm test", "package.json"
+    for name, command in (
+        ("Cargo.toml", "cargo test"),
+        ("go.mod", "go test ./..."),
+        ("pyproject.toml", "python -m pytest"),
+        ("pom.xml", "mvn test"),
+        ("build.gradle.kts", "./gradlew test" if (root / "gradlew").exists() else "gradle test"),
+        ("build.gradle", "./gradlew test" if (root / "gradlew").exists() else "gradle test"),
+        ("mix.exs", "mix test"),
+        ("Package.swift", "swift test"),
+        ("composer.json", "composer test"),
+    ):
+        if (root / name).is_file():
+            return command, name
+    return None
+
+
+def belongs(command: str, workspace_langs: frozenset[str], document_language: str | None) -> bool:
+    """Whether ``command``'s tool belongs to this workspace: its language is in the workspace's
+    ecosystem (the build files; the document's language when there are none). A tool that tells no
+    language (make, bash) belongs only where the workspace has no build file of another ecosystem."""
+    language = tools.language_of_tool(tools.tool(tools.first_command(command)))
+    here = set(workspace_langs) or ({languages.canonical(document_language) or ""} - {""})
+    if language is None:
+        return False
+    return any(languages.same_ecosystem(language, other) for other in here)
+
+
+def validation_for(
+    check: str, workspace: str, document_language: str | None, failing_command: str | None
+) -> Validation | None:
+    """What to offer for a memory's ``check`` in this workspace (runs file reads: call it off the
+    event loop)."""
+    check = check.strip()
+    if check and belongs(check, workspace_languages(workspace), document_language):
+        return Validation(check, f"Run validation: {check}", "the memory's check (its tool belongs here)")
+    if failing_command and failing_command.strip():
+        command = failing_command.strip()
+        return Validation(
+            command, f"Re-run the check that failed: {command}", "this workspace's failing command"
+        )
+    declared = declared_check(workspace)
+    if declared is not None:
+        command, source = declared
+        return Validation(command, f"Run this project's check: {command}", f"declared in {source}")
+    return None
 
 
 def _wanted(only: Sequence[str] | None, kind: str) -> bool:
@@ -39,9 +136,12 @@ def actions_for(
     info: DocumentInfo,
     diagnostic: lsp.Diagnostic | None,
     only: Sequence[str] | None,
+    *,
     feedback: bool = True,
+    validation: Validation | None = None,
 ) -> list[lsp.CodeAction]:
-    """The actions for one memory (``feedback``: with pin / reject / why, once per memory)."""
+    """The actions for one memory (``feedback``: with pin / reject / why, once per memory;
+    ``validation``: the check to offer, see :func:`validation_for`)."""
     memory = suggestion.hit.memory
     title = short_title(memory)
     ref: dict[str, Any] = {"memoryId": memory.id}
@@ -78,17 +178,23 @@ def actions_for(
                 ),
             )
         )
-    check = memory.check_command.strip()
-    if check:
+    if validation is not None:
         add(
             lsp.CodeAction(
-                title=f"Run validation: {check}",
+                title=validation.title,
                 kind=lsp.CodeActionKind.QuickFix,
                 diagnostics=[diagnostic] if diagnostic is not None else None,
                 command=lsp.Command(
-                    title=f"Run validation: {check}",
+                    title=validation.title,
                     command=CLIENT_RUN_VALIDATION,
-                    arguments=[{"command": check, "cwd": info.workspace, **ref}],
+                    arguments=[
+                        {
+                            "command": validation.command,
+                            "cwd": info.workspace,
+                            "basis": validation.basis,
+                            **ref,
+                        }
+                    ],
                 ),
             )
         )
@@ -153,6 +259,15 @@ def register(server: CarryoverServer) -> None:
         if not params.context.diagnostics:
             for suggestion in await ls.suggestions_at(info, params.range.start.line):
                 pairs.append((suggestion, None))
+        run = ls.editor.failing_command(info.workspace)
+        failing = run.command if run is not None else None
+        checks: dict[str, Validation | None] = {}
+        for suggestion, _target in pairs:
+            memory = suggestion.hit.memory
+            if memory.id not in checks and memory.check_command.strip():
+                checks[memory.id] = await ls.workers.run(
+                    validation_for, memory.check_command, info.workspace, info.language, failing
+                )
         actions: list[lsp.CodeAction] = []
         seen: set[tuple[str, int]] = set()
         memories: set[str] = set()
@@ -163,5 +278,6 @@ def register(server: CarryoverServer) -> None:
             seen.add(key)
             first = suggestion.memory_id not in memories
             memories.add(suggestion.memory_id)
-            actions.extend(actions_for(suggestion, info, target, only, feedback=first))
+            validation = checks.get(suggestion.memory_id)
+            actions.extend(actions_for(suggestion, info, target, only, feedback=first, validation=validation))
         return actions or None
