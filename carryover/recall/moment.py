@@ -184,6 +184,8 @@ def evidence_of(moment: Moment) -> list[str]:
     found = []
     if moment.diagnostics:
         found.append("the diagnostic on this line")
+    elif len(moment.line_text.strip()) >= MIN_LINE_CHARS and moment.failed_run is not None:
+        found.append("the code on this line")
     if moment.failed_run is not None:
         found.append(f"the failing command `{moment.failed_run.command.strip()[:60]}`")
     if moment.line_text.strip():

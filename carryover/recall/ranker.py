@@ -332,10 +332,14 @@ class FeedbackModel:
 
 def explain(model: RankerModel, row: np.ndarray, relation: str, origin: str, limit: int = 3) -> str:
     """The "why this?" reasons: the features that raised the score most, and the language relation."""
-    reasons = [LABELS[name] for name, part in model.contributions(row) if part > 0.05 and name in LABELS]
-    reasons = [reason for reason in reasons if not reason.startswith(("same language", "same ecosystem"))]
+    present = {name for name, value in zip(model.features, row, strict=True) if value}
+    reasons = [
+        LABELS[name]
+        for name, part in model.contributions(row)
+        if part > 0.05 and name in present and name in LABELS and not name.startswith("lang_")
+    ]
     place = {
-        "same": "same language",
+        "same": f"same language ({origin})",
         "ecosystem": f"same ecosystem ({origin})",
         "other": f"transferred from {origin}",
         "none": "general",
