@@ -264,14 +264,14 @@ async def test_forget_deletes_for_good(session: Session) -> None:
     assert target not in [hit["id"] for hit in found["hits"]]
 
 
-async def test_export_writes_the_import_format(session: Session, tmp_path: Path) -> None:
-    target = tmp_path / "out.jsonl"
-    result = await command(session.client, "carryover.export", {"path": str(target), "kind": "insight"})
+async def test_export_writes_the_import_format(session: Session) -> None:
+    target = session.workspace / "out.jsonl"
+    result = await command(session.client, "carryover.export", {"path": "out.jsonl", "kind": "insight"})
     lines = target.read_text(encoding="utf-8").splitlines()
     assert result == {"path": str(target), "count": len(lines)}
     assert lines and all(json.loads(line)["kind"] == "insight" for line in lines)
     with pytest.raises(JsonRpcException):
-        await command(session.client, "carryover.export", {"path": str(tmp_path / "missing" / "x.jsonl")})
+        await command(session.client, "carryover.export", {"path": "missing/x.jsonl"})
 
 
 async def test_distill_now_reports_progress(session: Session) -> None:

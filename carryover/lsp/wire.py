@@ -1,13 +1,17 @@
 """Everything Carryover adds to LSP on the wire: custom notifications and command arguments.
 
 All are attrs classes; pygls' converter maps their snake_case fields to camelCase JSON
-(``memory_id`` <-> ``memoryId``). A missing required field or a value of the wrong type is answered
-with InvalidParams (-32602).
+(``memory_id`` <-> ``memoryId``). A missing required field, a value of the wrong type (the protocol
+types strings, numbers and booleans strictly) or a command argument that is not a JSON object is
+answered with InvalidParams (-32602). Keys a command does not know are ignored.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
+import cattrs
 from lsprotocol import types as lsp
 
 TERMINAL_STARTED = "carryover/terminalStarted"
@@ -141,7 +145,10 @@ class WhyArgs:
 @attrs.define
 class ExportArgs:
     path: str
+    """A file inside a workspace folder (relative paths are relative to the first one)."""
     kind: str | None = None
+    overwrite: bool = False
+    """Replace the file if it exists (otherwise an existing file is an error)."""
 
 
 @attrs.define
@@ -166,3 +173,34 @@ class RunValidationArgs:
     command: str
     cwd: str
     memory_id: str
+
+
+COMMAND_ARGUMENTS: tuple[type, ...] = (
+    MemoryRef,
+    RejectArgs,
+    SearchArgs,
+    ShowArgs,
+    WhyArgs,
+    ExportArgs,
+    ListArgs,
+    SuggestArgs,
+)
+
+
+def require_objects(converter: cattrs.Converter) -> None:
+    """Make each command argument class accept only a JSON object: cattrs would otherwise read a
+    string or a list as an object with every field at its default (``"junk"`` as ``ListArgs()``)."""
+    for kind in COMMAND_ARGUMENTS:
+        structure = converter.get_structure_hook(kind)
+
+        def strict(value: Any, target: Any, structure: Any = structure, kind: type = kind) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError(
+                    f"{kind.__name__}: expected an object, got {type(value).__name__} {value!r:.40}"
+                )
+            try:
+                return structure(value, target)
+            except cattrs.BaseValidationError as error:  # one plain line: "ExportArgs.path: ..."
+                raise TypeError("; ".join(cattrs.transform_error(error, path=kind.__name__))) from error
+
+        converter.register_structure_hook(kind, strict)

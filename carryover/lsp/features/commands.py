@@ -10,6 +10,7 @@ inline suggestions follow at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -45,9 +46,17 @@ from carryover.lsp.wire import (
     ShowArgs,
     SuggestArgs,
     WhyArgs,
+    require_objects,
 )
 from carryover.pool.records import Kind, SearchQuery, Status
-from carryover.recall.render import hit_json, memory_json, memory_markdown, why_line
+from carryover.recall.render import (
+    PREVIEW_CHARS,
+    hit_json,
+    memory_json,
+    memory_markdown,
+    message_text,
+    why_line,
+)
 from carryover.recall.retrieve import Suggestion
 
 logger = logging.getLogger(__name__)
@@ -111,7 +120,7 @@ async def _ask_reason(ls: CarryoverServer, title: str) -> str | None:
         choice = await ls.window_show_message_request_async(
             lsp.ShowMessageRequestParams(
                 type=lsp.MessageType.Info,
-                message=f"Reject the memory “{title}”? It will not be shown again. Why?",
+                message=f"Reject the memory “{message_text(title, 120)}”? It will not be shown again. Why?",
                 actions=[lsp.MessageActionItem(title=reason) for reason in REJECT_REASONS],
             )
         )
@@ -164,10 +173,10 @@ async def show(ls: CarryoverServer, args: ShowArgs) -> dict[str, Any]:
     store = await _store(ls)
     memory_id = await _call(ls, store.resolve_id, args.memory_id)
     memory = await _call(ls, store.get_required, memory_id)
-    markdown = memory_markdown(memory, heading="#")
+    markdown = memory_markdown(memory, heading="#", limit=PREVIEW_CHARS)
     if args.reveal:
-        body = memory.content.strip() or memory.description.strip()
-        ls.show(f"Carryover: {memory.title.strip()} — {body}")
+        body = memory.content if memory.content.strip() else memory.description
+        ls.show(f"Carryover: {message_text(memory.title, 120)} — {message_text(body)}")
     return {"memory": memory_json(memory), "markdown": markdown}
 
 
@@ -193,7 +202,7 @@ async def why(ls: CarryoverServer, args: WhyArgs) -> dict[str, Any]:
     threshold = ls.settings.relevance_threshold
     explanation += f" (shown from {threshold:.2f})"
     result["explanation"] = explanation
-    ls.show(f"Carryover: “{memory.title.strip()}” — {explanation}")
+    ls.show(f"Carryover: “{message_text(memory.title, 120)}” — {message_text(explanation)}")
     return result
 
 
@@ -267,27 +276,93 @@ async def resume_capture(ls: CarryoverServer, *_options: object) -> dict[str, An
     return {"capture": "on" if ls.capture.recording else "off (setting capture is false)"}
 
 
-async def export(ls: CarryoverServer, args: ExportArgs) -> dict[str, Any]:
-    from carryover.pool.jsonl import write_lines
+class ExportRefused(ValueError):
+    """The export path is not one the editor may write (outside the workspace, an existing file)."""
 
-    store = await _store(ls)
+
+def export_target(path: str, folders: list[str]) -> Path:
+    """Where ``carryover.export`` writes: ``path`` (relative to the first workspace folder, ``~``
+    expanded) resolved through ``..`` and symlinks, which must lie inside one of the workspace
+    ``folders``, in a directory that exists."""
+    if not path.strip():
+        raise ExportRefused("path is empty")
+    if "\x00" in path:
+        raise ExportRefused("path holds a NUL character")
+    roots = [Path(folder).expanduser().resolve() for folder in folders]
+    if not roots:
+        raise ExportRefused("no workspace folder is open; export from the command line (carryover export)")
+    given = Path(path).expanduser()
+    target = (given if given.is_absolute() else roots[0] / given).resolve()
+    if not any(target == root or target.is_relative_to(root) for root in roots):
+        inside = ", ".join(str(root) for root in roots)
+        raise ExportRefused(f"{path} is outside the workspace ({inside}); give a path inside it")
+    if target.is_dir():
+        raise ExportRefused(f"{target} is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise ExportRefused(f"no directory {target.parent}")
+    return target
+
+
+def write_export(target: Path, memories: Any, overwrite: bool) -> int:
+    """The memories as JSON lines in ``target``, all or nothing: written to a new private file beside
+    it, then linked into place (never replacing a file) or, with ``overwrite``, renamed over it."""
+    import json
+    import os
+    import tempfile
+
+    from carryover.pool.jsonl import memory_to_object
+
+    if target.exists() and not overwrite:
+        raise ExportRefused(f"{target} exists; pass overwrite: true to replace it")
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    count = 0
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            for memory in memories:
+                handle.write(json.dumps(memory_to_object(memory), ensure_ascii=False) + "\n")
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(temporary, target)
+        else:
+            try:
+                os.link(temporary, target)  # fails if the file appeared meanwhile: nothing replaced
+            except FileExistsError as error:
+                raise ExportRefused(f"{target} exists; pass overwrite: true to replace it") from error
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    return count
+
+
+async def export(ls: CarryoverServer, args: ExportArgs) -> dict[str, Any]:
+    """Write memories (of one kind) as JSON lines to a file inside the workspace; an existing file
+    is replaced only with ``overwrite: true``."""
     try:
         kind = Kind(args.kind) if args.kind else None
     except ValueError as error:
         raise JsonRpcInvalidParams(message=f"kind: {error}") from error
     folders = ls.folders()
+    try:
+        target = await ls.workers.run(export_target, args.path, folders)
+    except ExportRefused as error:
+        raise JsonRpcInvalidParams(message=f"export: {error}") from error
+    store = await _store(ls)
 
-    def write() -> tuple[Path, int]:
-        path = Path(args.path).expanduser()
-        if not path.is_absolute():
-            path = Path(folders[0] if folders else ".") / path
-        if not path.parent.is_dir():
-            raise JsonRpcInvalidParams(message=f"no directory {path.parent}")
-        return path, write_lines(path, store.list_memories(kind=kind))
+    def write() -> int:
+        return write_export(target, store.list_memories(kind=kind), args.overwrite)
 
-    path, count = await ls.workers.run(write)
-    logger.info("exported %d memories to %s", count, path)
-    return {"path": str(path), "count": count}
+    try:
+        count = await ls.workers.run(write)
+    except ExportRefused as error:
+        raise JsonRpcInvalidParams(message=f"export: {error}") from error
+    except OSError as error:
+        raise RequestFailed(
+            message=f"export: {target} could not be written: {error.strerror or error}"
+        ) from error
+    logger.info("exported %d memories to %s", count, target)
+    return {"path": str(target), "count": count}
 
 
 async def list_memories(ls: CarryoverServer, args: ListArgs | None = None) -> dict[str, Any]:
@@ -352,5 +427,6 @@ COMMANDS: dict[str, Callable[..., Any]] = {
 
 
 def register(server: CarryoverServer) -> None:
+    require_objects(server.protocol._converter)
     for name, handler in COMMANDS.items():
         server.command(name)(guarded(name)(handler))
