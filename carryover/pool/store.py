@@ -69,18 +69,26 @@ R = TypeVar("R")
 
 
 def storage_errors(method: Callable[P, R]) -> Callable[P, R]:
-    """Turn LanceDB's I/O failures into a PoolReadError naming the pool, so callers get one clear error."""
+    """Turn LanceDB's and the file system's I/O failures into one plain PoolReadError naming the
+    pool and what to do (a full disk, a read-only file system, no permission, too many open files:
+    a PoolStorageError), never Rust source paths; the original error goes to the debug log."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
         except (OSError, RuntimeError) as error:
-            if isinstance(error, PoolError) or "lance" not in str(error).lower():
+            if isinstance(error, PoolError):
                 raise
+            from carryover.pool.errors import pool_read_error, storage_error
+
             store = args[0]
-            where = getattr(store, "_dir", "?")
-            raise PoolReadError(f"the pool at {where} could not be read or written: {error}") from error
+            where = getattr(store, "_dir", None) or getattr(store, "location", "?")
+            plain = storage_error(error, where)
+            if plain is None and "lance" not in str(error).lower():
+                raise
+            logger.debug("%s on the pool at %s failed", method.__name__, where, exc_info=error)
+            raise (plain or pool_read_error(error, where)) from error
 
     return wrapper
 
