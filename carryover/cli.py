@@ -186,7 +186,7 @@ def cmd_search(store: MemoryStore, args: argparse.Namespace) -> int:
         raise CommandError("--k must be between 1 and 50")
     options = RecallOptions(k=args.k, kinds=tuple(Kind(kind) for kind in args.kind))
     if args.min_score is not None:
-        options = attrs.evolve(options, threshold=args.min_score, plain_threshold=args.min_score)
+        options = attrs.evolve(options, min_score=args.min_score, threshold=args.min_score)
     suggestions = suggest(store, search_moment(args), options)
     if args.json:
         _emit(
@@ -317,7 +317,7 @@ def cmd_shell_hook(config: StoreConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_distill(store: MemoryStore, args: argparse.Namespace) -> int:
-    from carryover.pipeline.distill.cli import run_distill
+    from carryover.pipeline.command import run_distill
 
     return run_distill(store, redo=args.redo, episode_ids=tuple(args.episode))
 
@@ -325,7 +325,7 @@ def cmd_distill(store: MemoryStore, args: argparse.Namespace) -> int:
 def cmd_serve(config: StoreConfig, args: argparse.Namespace) -> int:
     from carryover.lsp.main import run
 
-    forwarded = ["--db", str(config.pool_dir)]
+    forwarded = ["--db", config.location]
     if args.tcp:
         forwarded += ["--tcp", args.tcp]
     if args.log_level:
@@ -412,7 +412,7 @@ def _add_read_commands(commands: Subcommands) -> None:
     search.add_argument("--workspace", help="hide project-scoped memories of other workspaces")
     search.add_argument("--k", type=int, default=3)
     search.add_argument(
-        "--min-score", type=float, help="show from this score (default: the hover's thresholds)"
+        "--min-score", type=float, help="show only memories scoring at least this (0-1; default 0)"
     )
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=cmd_search)

@@ -67,7 +67,9 @@ def imports_of(module: str, path: Path, known: Mapping[str, Path]) -> Iterator[s
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = _resolve(module, node, is_package)
-            targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            submodules = [f"{base}.{alias.name}" for alias in node.names]
+            # ``from package import submodule`` depends on the submodule, not on the package's names
+            targets = submodules + ([] if all(name in known for name in submodules) else [base])
         for name in targets:
             target = name
             while target and target not in known:

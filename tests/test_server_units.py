@@ -296,20 +296,26 @@ async def test_background_task_errors_are_logged(caplog: pytest.LogCaptureFixtur
 
 
 def test_the_editor_endpoint_chooses_the_model_distiller(monkeypatch: pytest.MonkeyPatch) -> None:
-    from carryover.lsp.server import distiller_for
+    from carryover.lsp.server import distiller_settings
+    from carryover.pipeline.distill.factory import build_distiller
     from carryover.pipeline.distill.llm import LLMDistiller
     from carryover.pipeline.distill.offline import OfflineDistiller
 
     for name in ("CARRYOVER_DISTILL_MODEL", "CARRYOVER_DISTILL_BASE_URL", "CARRYOVER_DISTILL_API_KEY"):
         monkeypatch.delenv(name, raising=False)
-    assert isinstance(distiller_for(Settings()), OfflineDistiller)
-    chosen = distiller_for(Settings(endpoint="http://127.0.0.1:9/v1", model="m", key="sk-k"))
+    assert distiller_settings(Settings()) is None
+    assert isinstance(build_distiller(distiller_settings(Settings()), {}), OfflineDistiller)
+    chosen = build_distiller(
+        distiller_settings(Settings(endpoint="http://127.0.0.1:9/v1", model="m", key="sk-k")), {}
+    )
     assert isinstance(chosen, LLMDistiller)
     assert chosen.settings.base_url == "http://127.0.0.1:9/v1" and chosen.settings.model == "m"
     assert chosen.settings.api_key == "sk-k"
     # the VS Code extension passes the key in the environment; another tool's key is never sent
-    endpoint_only = Settings(endpoint="http://127.0.0.1:9/v1")
-    from_env = distiller_for(endpoint_only, {"CARRYOVER_DISTILL_API_KEY": "sk-env", "OPENAI_API_KEY": "sk-o"})
+    endpoint_only = distiller_settings(Settings(endpoint="http://127.0.0.1:9/v1"))
+    from_env = build_distiller(
+        endpoint_only, {"CARRYOVER_DISTILL_API_KEY": "sk-env", "OPENAI_API_KEY": "sk-o"}
+    )
     assert isinstance(from_env, LLMDistiller) and from_env.settings.api_key == "sk-env"
-    other_tool = distiller_for(endpoint_only, {"OPENAI_API_KEY": "sk-o"})
+    other_tool = build_distiller(endpoint_only, {"OPENAI_API_KEY": "sk-o"})
     assert isinstance(other_tool, LLMDistiller) and other_tool.settings.api_key is None

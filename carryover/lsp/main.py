@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from carryover.pipeline.distill.base import Distiller
+    from carryover.pipeline.runner import AnyDistiller
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -73,14 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_distiller(spec: str) -> Distiller:
+def load_distiller(spec: str) -> AnyDistiller:
+    """``MODULE:NAME``: an object with ``distill_episode`` (or, deprecated, ``distill_pending``), or a
+    factory of one."""
     module_name, _, name = spec.partition(":")
     if not module_name or not name:
         raise ValueError(f"--distiller expects MODULE:NAME, got {spec!r}")
     target = getattr(importlib.import_module(module_name), name)
-    distiller = target if hasattr(target, "distill_pending") and not isinstance(target, type) else target()
-    if not callable(getattr(distiller, "distill_pending", None)):
-        raise ValueError(f"{spec} is not a Distiller (it has no distill_pending method)")
+    methods = ("distill_episode", "distill_pending")
+    is_instance = any(hasattr(target, method) for method in methods) and not isinstance(target, type)
+    distiller = target if is_instance else target()
+    if not any(callable(getattr(distiller, method, None)) for method in methods):
+        raise ValueError(f"{spec} is not a Distiller (it has no distill_episode method)")
     return distiller  # type: ignore[no-any-return]
 
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -25,7 +23,7 @@ from carryover.lsp.log_bridge import ClientLogHandler
 from carryover.lsp.protocol import CarryoverProtocol
 from carryover.lsp.runtime import Background, StoreHandle, StoreUnavailable, Workers
 from carryover.lsp.settings import Settings
-from carryover.lsp.transport import is_pipe, serve_stdio_pipe
+from carryover.lsp.transport import serve_stdio
 from carryover.lsp.wire import STATUS, StatusParams
 from carryover.pipeline.capture.live import LiveCapture
 from carryover.pipeline.events import EventSink
@@ -34,7 +32,9 @@ from carryover.recall.retrieve import Probe, Suggestion
 from carryover.vocabulary import languages
 
 if TYPE_CHECKING:
-    from carryover.pipeline.distill.base import Distiller, DistillReport
+    from carryover.pipeline.distill.base import DistillReport
+    from carryover.pipeline.distill.factory import DistillerSettings
+    from carryover.pipeline.runner import AnyDistiller
     from carryover.pipeline.service import CaptureService
     from carryover.pool.records import SearchHit
     from carryover.pool.store import MemoryStore
@@ -56,22 +56,15 @@ def default_open_store(db: Path | None, settings: Settings) -> MemoryStore:
     return open_store(load_config(db=db))
 
 
-def distiller_for(settings: Settings, environ: Mapping[str, str] | None = None) -> Distiller:
-    """The model distiller at the editor's endpoint when one is set, else the environment's
-    (CARRYOVER_DISTILL_*), else the offline rules. Nothing is sent anywhere unless configured.
+def distiller_settings(settings: Settings) -> DistillerSettings | None:
+    """The distillation model the editor's settings name (None: the environment's, else offline).
     The endpoint's key: the ``key`` setting, else ``CARRYOVER_DISTILL_API_KEY`` (how the VS Code
-    extension passes it, so that no message carries it) — never another tool's key."""
-    from carryover.pipeline.distill.llm import ENV_API_KEY, LLMSettings, make_distiller
+    extension passes it, so that no message carries it)."""
+    from carryover.pipeline.distill.factory import DistillerSettings
 
-    chosen = None
-    if settings.endpoint:
-        env = os.environ if environ is None else environ
-        chosen = LLMSettings(
-            model=settings.model or "default",
-            base_url=settings.endpoint,
-            api_key=settings.key or env.get(ENV_API_KEY) or None,
-        )
-    return make_distiller(chosen)
+    if not settings.endpoint:
+        return None
+    return DistillerSettings(endpoint=settings.endpoint, model=settings.model, api_key=settings.key or None)
 
 
 def events_only(store: MemoryStore) -> EventSink:
@@ -85,7 +78,8 @@ def events_only(store: MemoryStore) -> EventSink:
 class ServerOptions:
     db: Path | None = None
     """The pool directory (``--db``); None: the configured one."""
-    distiller: Distiller | None = None
+    distiller: AnyDistiller | None = None
+    """A fixed distiller (``--distiller``); None: the one the settings or environment name."""
     sink_factory: Callable[[MemoryStore], EventSink] | None = None
     """Makes a started event sink once the pool is open (events captured before wait in memory).
     None: the full capture service (events, file watchers, the shell log, episodes and
@@ -134,10 +128,7 @@ class CarryoverServer(LanguageServer):
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         """Serve over stdio (carryover/lsp/transport.py reads a pipe on the event loop)."""
-        if stdin is not None or not is_pipe(sys.stdin.fileno()):
-            super().start_io(stdin, stdout)
-            return
-        serve_stdio_pipe(self, stdout)
+        serve_stdio(self, stdin, stdout)
 
     # ----- the pool -------------------------------------------------------------------------------
 
@@ -186,7 +177,8 @@ class CarryoverServer(LanguageServer):
                 store,
                 self.folders(),
                 exclude=self.settings.exclude,
-                distiller=self.options.distiller or distiller_for(self.settings),
+                distiller=self.options.distiller,
+                distiller_settings=distiller_settings(self.settings),
                 on_report=self._on_background_report(asyncio.get_running_loop()),
             ).start()
             self.sink = self.capture_service.sink
@@ -218,8 +210,7 @@ class CarryoverServer(LanguageServer):
         settings = self.settings
         return RecallOptions(
             k=k or settings.max_results,
-            threshold=settings.relevance_threshold,
-            plain_threshold=settings.plain_line_threshold,
+            min_score=settings.relevance_threshold,
             scopes=settings.scopes,
         )
 

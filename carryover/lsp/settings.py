@@ -15,8 +15,6 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from carryover.recall.moment import PLAIN_LINE_THRESHOLD, RELEVANCE_THRESHOLD
-
 SECTION = "carryover"
 LOG_LEVELS = ("off", "error", "warning", "info", "debug")
 SCOPES = ("project", "global", "team")
@@ -65,11 +63,10 @@ class Settings:
     exclude: tuple[str, ...] = ()
     """Glob patterns of files that get no suggestions and are never captured."""
     surfaces: Surfaces = attrs.field(factory=Surfaces)
-    relevance_threshold: float = attrs.field(default=RELEVANCE_THRESHOLD, validator=_in_range(-1.0, 2.0))
-    """Minimum score for a memory to be shown (hover, code actions) where the context names a problem:
-    a diagnostic, a failing command, or a problem recognised in the line."""
-    plain_line_threshold: float = attrs.field(default=PLAIN_LINE_THRESHOLD, validator=_in_range(-1.0, 2.0))
-    """Minimum score on a line where nothing names a problem (plain code)."""
+    relevance_threshold: float = attrs.field(default=0.0, validator=_in_range(0.0, 1.0))
+    """Lowest score (the ranking model's probability) a memory needs to be shown in the hover and code
+    actions. 0: whether to speak is decided by evidence (a diagnostic, a failed run, a recognised
+    situation on the line), the model only orders."""
     strong_threshold: float = attrs.field(default=0.45, validator=_in_range(-1.0, 2.0))
     """Minimum score for the unasked-for surfaces (code lens, inlay hints, hint diagnostics)."""
     max_results: int = attrs.field(default=3, validator=_in_range(1, 10))

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import attrs
 
+from carryover.vocabulary.languages import canonical as canonical_language
+
 
 class Kind(str, enum.Enum):
     """The paper's four representations, from the most concrete to the most abstract."""
@@ -54,6 +56,11 @@ def _normalise_tags(values: object) -> tuple[str, ...]:
     return tuple(sorted(cleaned))
 
 
+def _normalise_languages(values: object) -> tuple[str, ...]:
+    """Tag-normalised, then each language by its canonical name (``typescriptreact`` is ``typescript``)."""
+    return tuple(sorted({canonical_language(value) or value for value in _normalise_tags(values)}))
+
+
 def _string_tuple(values: object) -> tuple[str, ...]:
     if values is None:
         return ()
@@ -85,7 +92,7 @@ class MemoryDraft:
     description: str = ""
     content: str = ""
     outcome: Outcome = attrs.field(default=Outcome.SUCCESS, converter=Outcome)
-    languages: tuple[str, ...] = attrs.field(default=(), converter=_normalise_tags)
+    languages: tuple[str, ...] = attrs.field(default=(), converter=_normalise_languages)
     tools: tuple[str, ...] = attrs.field(default=(), converter=_normalise_tags)
     scope: Scope = attrs.field(default=Scope.GLOBAL, converter=Scope)
     when_not: str = ""

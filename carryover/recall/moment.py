@@ -108,6 +108,9 @@ class RecallOptions:
     feedback: bool = True
     """Apply the pool's own feedback correction (``ranker-feedback.json`` beside the pool)."""
     candidates: int = CANDIDATES
+    min_score: float = 0.0
+    """Learned ranking: the lowest score (the model's probability, 0-1) shown. 0: the evidence rule
+    alone decides whether to speak, the model only orders (what the evaluation measures)."""
 
 
 class Searcher(Protocol):
@@ -306,6 +309,8 @@ def rank_candidates(
             guard=ranker.explain(model, ranked.rows[index], ranked.relations[index], origin),
             pinned=memory.status is Status.PINNED,
         )
+        if probability < options.min_score:
+            break
         hit = SearchHit(memory=memory, score=round(probability, 4), why=why)
         suggestions.append(Suggestion(hit, ranked.basis, query))
     return suggestions

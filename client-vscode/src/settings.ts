@@ -64,7 +64,7 @@ export const DEFAULTS: ExtensionSettings = {
   scopes: ["project", "global", "team"],
   exclude: [],
   surfaces: { hover: true, codeActions: true, codeLens: true, inlayHints: false, diagnostics: true },
-  relevanceThreshold: 0.25,
+  relevanceThreshold: 0,
   strongThreshold: 0.45,
   maxResults: 3,
   capture: { terminal: true, diagnostics: true },
@@ -108,7 +108,7 @@ export function readSettings(config: ConfigurationLike): ExtensionSettings {
       inlayHints: bool(config.get("surfaces.inlayHints"), d.surfaces.inlayHints),
       diagnostics: bool(config.get("surfaces.diagnostics"), d.surfaces.diagnostics),
     },
-    relevanceThreshold: num(config.get("relevanceThreshold"), d.relevanceThreshold, -1, 2),
+    relevanceThreshold: num(config.get("relevanceThreshold"), d.relevanceThreshold, 0, 1),
     strongThreshold: num(config.get("strongThreshold"), d.strongThreshold, -1, 2),
     maxResults: Math.round(num(config.get("maxResults"), d.maxResults, 1, 10)),
     capture: {

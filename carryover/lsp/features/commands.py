@@ -207,20 +207,19 @@ async def why(ls: CarryoverServer, args: WhyArgs) -> dict[str, Any]:
 
 
 async def distill(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
-    """Distil the finished episodes now (server/distill's ``Distiller.distill_pending``), reporting
-    progress with workDoneProgress. Takes no arguments (an options object, if sent, is ignored)."""
+    """Distil the finished episodes now: the pipeline's one run (store what was captured, segment
+    once, distil, store), reporting progress with workDoneProgress. Takes no arguments."""
+    from carryover.pipeline.runner import PipelineRunner
+
     service = ls.capture_service
-    distiller = ls.options.distiller or (service.worker.distiller if service is not None else None)
-    if distiller is None:
+    store = await _store(ls)
+    if service is not None:
+        run_now: Callable[..., Any] = service.distill_now
+    elif ls.options.distiller is not None:
+        run_now = PipelineRunner(store, distiller=ls.options.distiller).run
+    else:
         ls.show(NO_DISTILLER)
         return {"distilled": False, "message": NO_DISTILLER}
-    store = await _store(ls)
-    if ls.sink is not None:
-        await ls.workers.run(ls.sink.flush, 5.0)
-    if service is not None:
-        from carryover.pipeline.segment import segment_pending
-
-        await ls.workers.run(segment_pending, store, background=True)
     progress = ls.work_done_progress
     token = f"carryover-distill-{uuid.uuid4().hex[:12]}"
     reporting = ls.client_supports("window", "work_done_progress")
@@ -241,7 +240,7 @@ async def distill(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
     if reporting:
         progress.begin(token, lsp.WorkDoneProgressBegin(title="Carryover: distilling", percentage=0))
     try:
-        report = await ls.workers.run(distiller.distill_pending, store, on_progress, background=True)
+        report = await ls.workers.run(run_now, on_progress, background=True)
     except Exception as error:
         logger.exception("distillation failed")
         message = f"Carryover: distillation failed: {error}"

@@ -10,6 +10,7 @@ from lsprotocol import types as lsp
 
 from carryover.lsp.announce import Change
 from carryover.lsp.guard import guarded
+from carryover.lsp.server import distiller_settings
 from carryover.lsp.settings import SECTION, SettingsError, apply_change, settings_to_wire
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ def apply_settings(ls: CarryoverServer, raw: object, origin: str) -> bool:
         ls.start_pool()
     elif old.capture != new.capture:
         ls.notify_status("capture-resumed" if ls.capture.recording else "capture-paused")
+    if ls.capture_service is not None and distiller_settings(old) != distiller_settings(new):
+        configure = ls.workers.run(ls.capture_service.configure_distiller, distiller_settings(new))
+        ls.background.spawn(configure, name="configure-distiller")
     ls.announcer.announce(Change.SETTINGS_CHANGED)
     return True
 

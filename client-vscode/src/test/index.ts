@@ -192,7 +192,7 @@ const tests: Test[] = [
       const settings = api.daemon.daemonSettings();
       assert.equal(settings.capture, true);
       assert.equal(typeof settings.surfaces.hover, "boolean");
-      assert.equal(settings.relevanceThreshold, 0.25);
+      assert.equal(settings.relevanceThreshold, 0);
       assert.equal("pythonPath" in settings, false);
       assert.equal("serverCommand" in settings, false);
       const client = api.daemon.client;
@@ -220,9 +220,9 @@ const tests: Test[] = [
       }
       await eventually(
         () => api.daemon.command<{ explanation: string }>("carryover.why", { memoryId: guard }),
-        (result) => result.explanation.includes("shown from 0.25"),
+        (result) => result.explanation.includes("shown from 0.00"),
         15_000,
-        "the threshold back to 0.25",
+        "the threshold back to 0",
       );
     },
   ],
