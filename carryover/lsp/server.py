@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from carryover.pipeline.service import CaptureService
     from carryover.pool.records import SearchHit
     from carryover.pool.store import MemoryStore
+    from carryover.pool.team import PooledSearch, TeamPool
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ class CarryoverServer(LanguageServer):
         self.sink: EventSink | None = None
         self.capture_service: CaptureService | None = None
         self.pool_dir: Path | None = None
+        self._team: TeamPool | None = None
         self.client_log = ClientLogHandler(self.window_log_message)
         self.analyses: dict[str, Any] = {}
         """Per document: the latest inline analysis (features/inline.py)."""
@@ -246,7 +248,28 @@ class CarryoverServer(LanguageServer):
         if store is None:
             return []
         moment = self.moment_at(info, line, diagnostics)
-        return await self.workers.run(suggest, store, moment, self.recall_options())
+        searcher = await self.searcher(store)
+        return await self.workers.run(suggest, searcher, moment, self.recall_options())
+
+    async def team_pool(self, store: MemoryStore) -> TeamPool | None:
+        """The team pool of the pool's config (opened on first use, unreachable is fine); None
+        when none is configured."""
+        if not store.config.team.enabled:
+            return None
+        if self._team is None or self._team.config is not store.config:
+            from carryover.pool.team import TeamPool
+
+            self._team = TeamPool(store.config, store.embedder)
+        return self._team
+
+    async def searcher(self, store: MemoryStore) -> MemoryStore | PooledSearch:
+        """What suggestions search: the pool, and the team pool merged in when one is configured."""
+        team = await self.team_pool(store)
+        if team is None:
+            return store
+        from carryover.pool.team import PooledSearch
+
+        return PooledSearch(store, team)
 
     async def search(
         self, store: MemoryStore, probes: Sequence[Probe], background: bool = False

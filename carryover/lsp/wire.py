@@ -32,6 +32,8 @@ CMD_RESUME = "carryover.resumeCapture"
 CMD_EXPORT = "carryover.export"
 CMD_LIST = "carryover.list"
 CMD_SUGGEST = "carryover.suggest"
+CMD_ACCEPT = "carryover.accept"
+CMD_SHARE = "carryover.share"
 CLIENT_RUN_VALIDATION = "carryover.runValidation"
 """Implemented by the client (never by the server): run a check command after the user confirms."""
 
@@ -113,6 +115,13 @@ class MemoryRef:
 
 
 @attrs.define
+class ShareArgs:
+    memory_id: str
+    workspace: str | None = None
+    """The workspace folder it was learned in (only its name is recorded); None: the memory's own."""
+
+
+@attrs.define
 class RejectArgs:
     memory_id: str
     reason: str | None = None
@@ -177,6 +186,7 @@ class RunValidationArgs:
 
 COMMAND_ARGUMENTS: tuple[type, ...] = (
     MemoryRef,
+    ShareArgs,
     RejectArgs,
     SearchArgs,
     ShowArgs,

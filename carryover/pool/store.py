@@ -518,7 +518,7 @@ class MemoryStore:
             "languages": list(draft.languages),
             "tools": list(draft.tools),
             "scope": draft.scope.value,
-            "status": Status.ACTIVE.value,
+            "status": draft.status.value,
             "when_not": draft.when_not,
             "check_command": draft.check_command,
             "episode_ids": list(draft.provenance.episode_ids),
@@ -665,9 +665,11 @@ class MemoryStore:
         condition = None
         if kind is not None:
             condition = col("kind") == lit(kind.value)
-        if status is not None:
-            status_condition = col("status") == lit(status.value)
-            condition = status_condition if condition is None else condition & status_condition
+        # No status named: every memory but the proposals, which wait for the person's acceptance.
+        status_condition = (
+            col("status") == lit(status.value) if status is not None else col("status") != lit("proposed")
+        )
+        condition = status_condition if condition is None else condition & status_condition
         if condition is not None:
             query = query.where(condition)
         memories = [row_to_memory(row) for row in query.limit(None).to_arrow().to_pylist()]

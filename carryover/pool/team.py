@@ -527,6 +527,33 @@ class PooledSearch:
     def __init__(self, local: MemoryStore, team: TeamPool | None) -> None:
         self.local = local
         self.team = team
+        self.config = local.config
+        """The local pool's: its ranking settings and where its feedback correction lives."""
+
+    def embed_query(self, texts: Sequence[str]) -> Any:
+        return self.local.embed_query(texts)
+
+    def candidates(
+        self,
+        vectors: Any,
+        *,
+        kinds: Sequence[Kind | str] = (),
+        workspace: str | None = None,
+        limit: int,
+    ) -> list[tuple[Memory, Any]]:
+        """Both pools' candidates for the recall layer to rank together, each memory once (the local
+        copy, which carries the person's own pins and votes, when both pools hold it)."""
+        found = self.local.candidates(vectors, kinds=kinds, workspace=workspace, limit=limit)
+        if self.team is None or not self.team.team.enabled:
+            return found
+        known = {memory.id for memory, _ in found}
+        for memory, similarities in self.team.candidates(
+            vectors, kinds=kinds, workspace=workspace, limit=limit
+        ):
+            if memory.id not in known:
+                found.append((memory, similarities))
+                known.add(memory.id)
+        return found
 
     def search(self, query: SearchQuery) -> list[SearchHit]:
         hits = self.local.search(query)
