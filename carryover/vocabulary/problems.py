@@ -1,10 +1,17 @@
-"""Recognising the kind of problem behind what the editor shows, in words that transfer.
+"""The problem kinds: one registry, one id per problem, serving retrieval and distillation.
+
+Recognising the kind of problem behind what the editor shows, in words that transfer.
 
 An error message names a symptom in one language's vocabulary ("NoneType is not subscriptable",
 "nil pointer dereference", "possibly 'undefined'"); the memories that help across languages name the
 problem ("handle absence where it is produced"). Each family below maps the symptoms of many
 languages and tools to one abstract statement, which is searched beside the raw context — the offline
 stand-in for the short plan the paper embedded instead of the raw task.
+
+The offline distiller's shapes (carryover/pipeline/distill/rules.py) are named by these ids too: a
+shape is how an *episode* of a problem looks (its errors and its fix), a family how a *moment* of it
+looks. A few problems are only recognised from episodes so far (no retrieval patterns: adding one
+must be justified on the dev split and reported on the blind one, eval/README.md).
 """
 
 from __future__ import annotations
@@ -518,6 +525,23 @@ FAMILIES: tuple[ProblemFamily, ...] = (
         r"\b(target|build|dist|gen)/",
     ),
 )
+
+
+DISTILLATION_ONLY: tuple[ProblemFamily, ...] = (
+    _family("port-in-use", "A server cannot start because its port is taken: find and stop the old process."),
+    _family(
+        "native-toolchain",
+        "A package needs a compiler or system library to build: install the toolchain, not another package.",
+    ),
+    _family("unused-code", "Strict checks fail on unused code: remove it rather than silencing the check."),
+    _family(
+        "permission-denied", "An operation is denied: fix ownership or permissions, never run it as root."
+    ),
+    _family("snapshot-outdated", "A snapshot test fails after an intended change: review, then update it."),
+)
+
+PROBLEMS: dict[str, ProblemFamily] = {family.name: family for family in (*FAMILIES, *DISTILLATION_ONLY)}
+"""Every problem kind by its id."""
 
 
 def match_families(texts: Iterable[str | None]) -> list[ProblemFamily]:

@@ -204,7 +204,7 @@ def _boundary_change(view: EpisodeView) -> bool:
 
 
 BOUNDARY = Shape(
-    name="boundary",
+    name="index-bounds",
     errors=_rx(*_ASSERTION, *_INDEX),
     requires="error",
     condition=lambda view: _boundary_change(view) or any(p.search(view.error_text) for p in _rx(*_INDEX)),
@@ -235,7 +235,7 @@ BOUNDARY = Shape(
 )
 
 NULL_CHECK = Shape(
-    name="null-check",
+    name="absent-value",
     errors=_rx(
         r"'NoneType' object (?:is not subscriptable|has no attribute|is not iterable|is not callable)",
         r"unsupported operand type\(s\) for .*'NoneType'",
@@ -316,7 +316,7 @@ _UNSAFE_ERRORS = _rx(
     r"Unclosed quotation mark after the character string",
 )
 UNSAFE_STRING = Shape(
-    name="unsafe-string",
+    name="injection",
     errors=_UNSAFE_ERRORS,
     fix_removed=_rx(*_SPLICE),
     fix_added=_rx(
@@ -361,7 +361,7 @@ UNSAFE_STRING = Shape(
 )
 
 FLAKY = Shape(
-    name="flaky-rerun",
+    name="flaky-test",
     errors=(),
     requires="condition",
     condition=lambda view: (
@@ -580,7 +580,7 @@ NATIVE_TOOLCHAIN = Shape(
 )
 
 UNUSED_STRICT = Shape(
-    name="unused-strict",
+    name="unused-code",
     errors=_rx(
         r"declared and not used",
         r"\" imported and not used",
@@ -622,7 +622,7 @@ UNUSED_STRICT = Shape(
 )
 
 ASYNC_NOT_AWAITED = Shape(
-    name="async-not-awaited",
+    name="async-await",
     errors=_rx(
         r"RuntimeWarning: coroutine '[^']+' was never awaited",
         r"UnhandledPromiseRejection|Unhandled promise rejection",

@@ -1030,13 +1030,13 @@ Found 1 error in src/widgets/Chart.tsx:3
 
 EXPECTED: dict[str, Any] = {
     "python_pytest_boundary.jsonl": [
-        {"workspace": "/home/dev/invoicer", "outcome": "success", "shapes": ["boundary"]}
+        {"workspace": "/home/dev/invoicer", "outcome": "success", "shapes": ["index-bounds"]}
     ],
     "js_jest_null.jsonl": [
-        {"workspace": "/home/dev/crm-web", "outcome": "success", "shapes": ["null-check"]}
+        {"workspace": "/home/dev/crm-web", "outcome": "success", "shapes": ["absent-value"]}
     ],
     "rust_cargo.jsonl": [
-        {"workspace": "/home/dev/tally", "outcome": "success", "shapes": ["null-check"]},
+        {"workspace": "/home/dev/tally", "outcome": "success", "shapes": ["absent-value"]},
         {"workspace": "/home/dev/tally", "outcome": "success", "shapes": ["lockfile-drift"]},
     ],
     "go_test.jsonl": [
@@ -1044,14 +1044,14 @@ EXPECTED: dict[str, Any] = {
         {"workspace": "/home/dev/ledger", "outcome": "failure", "shapes": ["general"]},
     ],
     "java_mvn_failure.jsonl": [
-        {"workspace": "/home/dev/greeter", "outcome": "failure", "shapes": ["flaky-rerun", "null-check"]}
+        {"workspace": "/home/dev/greeter", "outcome": "failure", "shapes": ["flaky-test", "absent-value"]}
     ],
     "ts_tsc.jsonl": [
-        {"workspace": "/home/dev/shop-ui", "outcome": "success", "shapes": ["null-check"]},
+        {"workspace": "/home/dev/shop-ui", "outcome": "success", "shapes": ["absent-value"]},
         {"workspace": "/home/dev/shop-ui", "outcome": "success", "shapes": ["type-mismatch"]},
     ],
     "python_mypy_none.jsonl": [
-        {"workspace": "/home/dev/report-kit", "outcome": "success", "shapes": ["null-check"]}
+        {"workspace": "/home/dev/report-kit", "outcome": "success", "shapes": ["absent-value"]}
     ],
     "docker_build_toolchain.jsonl": [
         {"workspace": "/home/dev/billing-api", "outcome": "success", "shapes": ["native-toolchain"]}
@@ -1060,14 +1060,14 @@ EXPECTED: dict[str, Any] = {
         {"workspace": "/home/dev/notify-svc", "outcome": "success", "shapes": ["lockfile-drift"]}
     ],
     "jest_flaky_rerun.jsonl": [
-        {"workspace": "/home/dev/notify-svc", "outcome": "success", "shapes": ["flaky-rerun"]}
+        {"workspace": "/home/dev/notify-svc", "outcome": "success", "shapes": ["flaky-test"]}
     ],
     "python_sql_parameters.jsonl": [
-        {"workspace": "/home/dev/members", "outcome": "success", "shapes": ["unsafe-string"]}
+        {"workspace": "/home/dev/members", "outcome": "success", "shapes": ["injection"]}
     ],
     "interleaved_two_workspaces.jsonl": [
         {"workspace": "/home/dev/etl-jobs", "outcome": "success", "shapes": ["missing-dependency"]},
-        {"workspace": "/home/dev/dash", "outcome": "success", "shapes": ["unused-strict"]},
+        {"workspace": "/home/dev/dash", "outcome": "success", "shapes": ["unused-code"]},
     ],
 }
 
