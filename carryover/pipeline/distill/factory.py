@@ -32,8 +32,9 @@ class DistillerSettings:
     """The model at the endpoint; empty: ``default``."""
     api_key: str | None = attrs.field(default=None, repr=False)
     """The endpoint's key; None: ``CARRYOVER_DISTILL_API_KEY`` (never another tool's key)."""
-    timeout_s: float = 60.0
+    timeout_s: float = 20.0
     max_retries: int = 2
+    deadline_s: float = 30.0
 
 
 def llm_settings(
@@ -48,6 +49,7 @@ def llm_settings(
             api_key=settings.api_key or env.get(ENV_API_KEY) or None,
             timeout_s=settings.timeout_s,
             max_retries=settings.max_retries,
+            deadline_s=settings.deadline_s,
         )
     return LLMSettings.from_env(env)
 

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -91,8 +92,11 @@ class LLMSettings:
     model: str
     base_url: str | None = None
     api_key: str | None = attrs.field(default=None, repr=False)
-    timeout_s: float = 60.0
+    timeout_s: float = 20.0
+    """One attempt's limit."""
     max_retries: int = 2
+    deadline_s: float = 30.0
+    """The limit of one request with all its retries: a silent endpoint costs at most this."""
     max_repairs: int = 1
     json_mode: bool = True
     temperature: float = 0.2
@@ -131,6 +135,12 @@ def _describe_validation(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+class _Retryable(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class LLMDistiller:
     """Distils one episode with a chat model (:class:`~.base.EpisodeDistiller`). Thread-safe."""
 
@@ -161,8 +171,8 @@ class LLMDistiller:
                     self._client = openai.OpenAI(
                         base_url=settings.base_url,
                         api_key=key,
-                        timeout=settings.timeout_s,
-                        max_retries=settings.max_retries,
+                        timeout=min(settings.timeout_s, settings.deadline_s),
+                        max_retries=0,  # retried in complete(), within the deadline
                     )
                 except openai.OpenAIError as error:
                     raise EndpointUnavailable(f"cannot set up the model client: {error}") from error
@@ -178,11 +188,28 @@ class LLMDistiller:
         key = self.settings.api_key
         return text.replace(key, "***") if key else text
 
-    def complete(self, messages: list[dict[str, str]]) -> str:
-        """The assistant's reply to ``messages`` (redacted before sending)."""
+    def complete(self, messages: list[dict[str, str]], deadline: float | None = None) -> str:
+        """The assistant's reply to ``messages`` (redacted before sending). Attempts (the first and
+        up to ``max_retries`` more, for timeouts, lost connections and 5xx answers) all end by
+        ``deadline_s`` after the first began."""
+        if deadline is None:
+            deadline = time.monotonic() + self.settings.deadline_s
+        last = f"timed out: no answer within {self.settings.deadline_s:g} s"
+        for attempt in range(self.settings.max_retries + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.05:
+                break
+            try:
+                return self._complete_once(messages, min(self.settings.timeout_s, remaining), deadline)
+            except _Retryable as error:
+                logger.info("model endpoint attempt %d failed: %s", attempt + 1, error.reason)
+                last = error.reason
+        raise EndpointUnavailable(last)
+
+    def _complete_once(self, messages: list[dict[str, str]], timeout_s: float, deadline: float) -> str:
         import openai
 
-        client = self._get_client()
+        client = self._get_client().with_options(timeout=timeout_s)
         safe = [{"role": m["role"], "content": redact_text(m["content"])} for m in messages]
         kwargs: dict[str, Any] = {
             "model": self.settings.model,
@@ -197,14 +224,17 @@ class LLMDistiller:
             if self._json_mode:  # some servers do not know response_format: ask once more without it
                 logger.info("endpoint refused JSON mode (%s); retrying without it", error.status_code)
                 self._json_mode = False
-                return self.complete(messages)
+                return self.complete(messages, deadline)
             raise EndpointUnavailable(self._scrub(f"HTTP {error.status_code}: {error.message}")) from error
         except openai.APITimeoutError as error:
-            raise EndpointUnavailable(f"timed out after {self.settings.timeout_s:g} s") from error
+            raise _Retryable(f"timed out after {timeout_s:.3g} s") from error
         except openai.APIConnectionError as error:
-            raise EndpointUnavailable(self._scrub(f"cannot connect: {error}")) from error
+            raise _Retryable(self._scrub(f"cannot connect: {error}")) from error
         except openai.APIStatusError as error:
-            raise EndpointUnavailable(self._scrub(f"HTTP {error.status_code}: {error.message}")) from error
+            message = self._scrub(f"HTTP {error.status_code}: {error.message}")
+            if error.status_code >= 500 or error.status_code == 429:
+                raise _Retryable(message) from error
+            raise EndpointUnavailable(message) from error
         except (openai.OpenAIError, ValueError, TypeError, KeyError, AttributeError) as error:
             raise EndpointUnavailable(
                 self._scrub(f"malformed reply ({type(error).__name__}: {error})")
