@@ -29,7 +29,7 @@ from carryover.pipeline.capture.shell_hook import (
 )
 from carryover.pipeline.capture.shell_log import ShellLogFollower
 from carryover.pipeline.capture.sink import PoolEventSink
-from carryover.pipeline.events import CapturedEvent
+from carryover.pipeline.events import CapturedEvent, ShellCommand
 from carryover.pipeline.segment import FINISHED, segment_pending
 from carryover.pool.store import MemoryStore
 from tests.support.pools import pool_config
@@ -51,6 +51,16 @@ class ListSink:
 
     def flush(self, timeout_s: float = 5.0) -> None:
         pass
+
+    def commands(self) -> list[ShellCommand]:
+        """The recorded payloads, each checked to be a shell command."""
+        with self.lock:
+            payloads = [event.payload for event in self.events]
+        commands: list[ShellCommand] = []
+        for payload in payloads:
+            assert isinstance(payload, ShellCommand), payload
+            commands.append(payload)
+        return commands
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
@@ -264,18 +274,18 @@ def test_follower_tails_complete_lines_and_survives_truncation_and_rotation(tmp_
     with log.open("a") as handle:
         handle.write('and":"ls","cwd":"/w","exit_code":0}\n' + "not json\n")
     assert follower.poll_once() == 1  # the finished line; the malformed one is skipped
-    assert [e.payload["command"] for e in sink.events] == ["make", "make", "ls"]
+    assert [c.command for c in sink.commands()] == ["make", "make", "ls"]
     assert sink.events[0].time.year == 2025 and sink.events[0].workspace == "/w"
     # Truncated: read again from the start.
     log.write_text(line("cargo test", 101))
-    assert follower.poll_once() == 1 and sink.events[-1].payload["command"] == "cargo test"
+    assert follower.poll_once() == 1 and sink.commands()[-1].command == "cargo test"
     # Rotated, with a line still unread in the old file.
     with log.open("a") as handle:
         handle.write(line("go test ./...", 1))
     log.rename(log.with_name("commands.jsonl.1"))
     log.write_text(line("go test ./...", 0))
     assert follower.poll_once() == 2
-    assert [e.payload["exit_code"] for e in sink.events[-2:]] == [1, 0]
+    assert [c.exit_code for c in sink.commands()[-2:]] == [1, 0]
     # A restarted follower resumes from the saved offset.
     again = ShellLogFollower(log, sink, ["/w"])
     assert again.poll_once() == 0
@@ -293,7 +303,7 @@ def test_follower_with_watchdog_sees_new_lines_quickly(tmp_path: Path) -> None:
         deadline = time.monotonic() + 5
         while not sink.events and time.monotonic() < deadline:
             time.sleep(0.05)
-    assert [e.payload["command"] for e in sink.events] == ["npm test"]
+    assert [c.command for c in sink.commands()] == ["npm test"]
 
 
 def test_follower_workspace_falls_back_to_the_git_root(tmp_path: Path) -> None:
@@ -512,6 +522,6 @@ def test_the_follower_redacts_lines_of_an_older_hook(tmp_path: Path) -> None:
     log.write_text(line("export STRIPE_SECRET_KEY=sk_live_Zq8mW2vLaB3kkd9QTr0ub4do", 0))
     sink = ListSink()
     assert ShellLogFollower(log, sink, ["/w"]).poll_once() == 1
-    assert sink.events[0].payload["command"] == "export STRIPE_SECRET_KEY=[REDACTED:stripe-key]"
+    assert sink.commands()[0].command == "export STRIPE_SECRET_KEY=[REDACTED:stripe-key]"
     state = log.with_name("commands.jsonl.offset.json")
     assert oct(state.stat().st_mode & 0o777) == "0o600"
