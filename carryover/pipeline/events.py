@@ -45,7 +45,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeAlias
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeAlias
 
 import attrs
 import cattrs
@@ -92,21 +92,6 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-class _LegacyAccess:
-    """``payload["key"]`` / ``payload.get("key")`` at run time only, for callers written against the
-    dict payloads (deprecated; type checkers do not see these, so typed code cannot use them)."""
-
-    __slots__ = ()
-
-    if not TYPE_CHECKING:
-
-        def __getitem__(self, key: str) -> Any:
-            return to_dict(self)[key]  # type: ignore[arg-type]
-
-        def get(self, key: str, default: Any = None) -> Any:
-            return to_dict(self).get(key, default)  # type: ignore[arg-type]
-
-
 # --------------------------------------------------------------------------------------------------
 # Payloads
 # --------------------------------------------------------------------------------------------------
@@ -125,7 +110,7 @@ class Range:
 
 
 @attrs.frozen
-class Diagnostic(_LegacyAccess):
+class Diagnostic:
     """One published diagnostic: severity 1 error … 4 hint, message bounded."""
 
     range: Range
@@ -140,7 +125,7 @@ class Diagnostic(_LegacyAccess):
 
 
 @attrs.frozen
-class DocumentOpened(_LegacyAccess):
+class DocumentOpened:
     TYPE: ClassVar[str] = DOCUMENT_OPENED
     uri: str
     path: str
@@ -149,7 +134,7 @@ class DocumentOpened(_LegacyAccess):
 
 
 @attrs.frozen
-class DocumentSaved(_LegacyAccess):
+class DocumentSaved:
     TYPE: ClassVar[str] = DOCUMENT_SAVED
     uri: str
     path: str
@@ -164,7 +149,7 @@ class DocumentSaved(_LegacyAccess):
 
 
 @attrs.frozen
-class DocumentClosed(_LegacyAccess):
+class DocumentClosed:
     TYPE: ClassVar[str] = DOCUMENT_CLOSED
     uri: str
     path: str
@@ -174,7 +159,7 @@ class DocumentClosed(_LegacyAccess):
 
 
 @attrs.frozen
-class DiagnosticsChanged(_LegacyAccess):
+class DiagnosticsChanged:
     TYPE: ClassVar[str] = DIAGNOSTICS_CHANGED
     uri: str
     path: str
@@ -186,7 +171,7 @@ class DiagnosticsChanged(_LegacyAccess):
 
 
 @attrs.frozen
-class TerminalStarted(_LegacyAccess):
+class TerminalStarted:
     TYPE: ClassVar[str] = TERMINAL_STARTED
     command: str
     cwd: str
@@ -195,7 +180,7 @@ class TerminalStarted(_LegacyAccess):
 
 
 @attrs.frozen
-class TerminalEnded(_LegacyAccess):
+class TerminalEnded:
     TYPE: ClassVar[str] = TERMINAL_ENDED
     command: str
     cwd: str
@@ -218,7 +203,7 @@ Change = Literal["created", "modified", "deleted", "moved", "bulk"]
 
 
 @attrs.frozen
-class FileChanged(_LegacyAccess):
+class FileChanged:
     TYPE: ClassVar[str] = FILE_CHANGED
     path: str
     change: Change
@@ -228,7 +213,7 @@ class FileChanged(_LegacyAccess):
 
 
 @attrs.frozen
-class ShellCommand(_LegacyAccess):
+class ShellCommand:
     TYPE: ClassVar[str] = SHELL_COMMAND
     command: str
     cwd: str
