@@ -139,4 +139,4 @@ def test_rows_stored_before_typing_are_upgraded_from_what_they_hold() -> None:
 
 def test_an_event_takes_only_a_typed_payload() -> None:
     with pytest.raises(MalformedEvent, match="dict"):
-        CapturedEvent("/w", "editor", {"command": "make"})  # type: ignore[arg-type]
+        CapturedEvent("/w", "editor", {"command": "make"})  # type: ignore[type-var]

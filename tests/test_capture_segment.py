@@ -12,7 +12,7 @@ import pytest
 
 from carryover.pipeline.capture.documents import DocumentTracker
 from carryover.pipeline.capture.sink import PoolEventSink, event_to_row, row_payload
-from carryover.pipeline.events import MalformedEvent
+from carryover.pipeline.events import CapturedEvent, MalformedEvent
 from carryover.pipeline.segment import (
     DISTILLED,
     FINISHED,
@@ -126,7 +126,7 @@ def test_a_failure_left_standing_closes_after_the_gap_not_before() -> None:
 def test_a_failure_then_a_long_pause_then_new_work_splits_episodes() -> None:
     ws = "/w"
     t = datetime(2026, 1, 1, 9)
-    events = [
+    events: list[CapturedEvent] = [
         ended(ws, "pytest", 1, t),
         ended(ws, "pytest", 1, t + timedelta(hours=2)),
         saved(ws, "a.py", t + timedelta(hours=2, minutes=1)),
@@ -141,7 +141,7 @@ def test_a_diagnostic_that_clears_with_no_change_is_withdrawn() -> None:
     ws = "/w"
     t = datetime(2026, 1, 1, 9)
     error = diagnostic("Cannot find name 'x'.", "2304", "ts")
-    events = [
+    events: list[CapturedEvent] = [
         diagnostics(ws, "a.ts", (error,), t, after_save=True),
         diagnostics(ws, "a.ts", (), t + timedelta(seconds=5)),
     ]
@@ -155,7 +155,7 @@ def test_a_standing_diagnostic_is_confirmed_after_the_settle_time() -> None:
     ws = "/w"
     t = datetime(2026, 1, 1, 9)
     error = diagnostic("Object is possibly 'undefined'.", "2532", "ts")
-    events = [
+    events: list[CapturedEvent] = [
         diagnostics(ws, "a.ts", (error,), t),
         saved(ws, "b.ts", t + timedelta(seconds=5)),
         diagnostics(ws, "a.ts", (), t + timedelta(seconds=40)),
@@ -176,7 +176,7 @@ def test_an_error_published_after_a_save_from_the_tracker_opens_an_episode() -> 
     clock = iter(datetime(2026, 1, 1, 9, 0, second) for second in range(0, 60, 5))
     tracker = DocumentTracker([ws], clock=lambda: next(clock))
     uri = "file:///w/src/a.py"
-    events = [
+    events: list[CapturedEvent] = [
         *tracker.open(uri, "python", 1, "x = 1\n"),
         *tracker.save(uri, "x: int = 'one'\n"),
         *tracker.diagnostics(uri, [{"severity": 1, "message": "Incompatible types", "code": "assignment"}]),
@@ -197,7 +197,7 @@ def test_a_malformed_stored_payload_is_reported_not_read_as_empty(
     episode as a plain event, and the episode is still segmented from the rest."""
     ws = "/w"
     t = datetime(2026, 1, 1, 9)
-    events = [
+    events: list[CapturedEvent] = [
         ended(ws, "pytest", 1, t),
         ended(ws, "pytest", 1, t + timedelta(seconds=10)),
         saved(ws, "a.py", t + timedelta(seconds=20), "+fixed\n"),

@@ -62,11 +62,14 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
-def settings(server: FakeOpenAIServer, **overrides: object) -> LLMSettings:
-    base = LLMSettings(
-        model="fake-chat", base_url=server.url, api_key="sk-test-KEY-0123456789", timeout_s=5.0, max_retries=1
+def settings(server: FakeOpenAIServer, *, timeout_s: float = 5.0, max_retries: int = 1) -> LLMSettings:
+    return LLMSettings(
+        model="fake-chat",
+        base_url=server.url,
+        api_key="sk-test-KEY-0123456789",
+        timeout_s=timeout_s,
+        max_retries=max_retries,
     )
-    return attrs.evolve(base, **overrides)
 
 
 def one_episode(store: MemoryStore, secret: bool = True) -> str:

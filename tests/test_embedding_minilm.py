@@ -56,7 +56,8 @@ def embedder() -> MiniLMEmbedder:
 
 
 def _cosines(a: Vectors, b: Vectors) -> np.ndarray:
-    return np.sum(a * b, axis=1)
+    cosines: np.ndarray = np.sum(a * b, axis=1)
+    return cosines
 
 
 # ------------------------------------------------------------------------------- numerics

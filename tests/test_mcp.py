@@ -26,7 +26,7 @@ NONE_MOMENT = {
     "language": "python",
     "diagnostic": "TypeError: 'NoneType' object is not subscriptable",
 }
-PROPOSAL = {
+PROPOSAL: dict[str, Any] = {
     "title": "Keep personal data out of log lines",
     "description": "Use when adding logging around requests that carry details about people.",
     "content": "Log identifiers and outcomes instead of names, addresses or message bodies.",
@@ -34,7 +34,7 @@ PROPOSAL = {
     "tools": [],
     "outcome": "success",
 }
-LOGGING_MOMENT = {
+LOGGING_MOMENT: dict[str, Any] = {
     "text": 'logger.info("signup from " + user.email)',
     "language": "kotlin",
     "diagnostic": "warning: this log line writes the user's email address",
@@ -147,13 +147,13 @@ def test_a_rejected_proposal_stays_out(seeded: MemoryStore) -> None:
 
     pools = Pools(seeded.config)
     pools._store = seeded
-    answer = do_propose(pools, **PROPOSAL)  # type: ignore[arg-type]
+    answer = do_propose(pools, **PROPOSAL)
     rejected = reject(seeded, answer["id"][:10], "not how we work")
     assert rejected.status is Status.REJECTED and rejected.reject_reason == "not how we work"
     assert PROPOSAL["title"] not in [
         memory["title"] for memory in do_search(pools, **LOGGING_MOMENT)["memories"]
     ]
-    again = do_propose(pools, **PROPOSAL)  # type: ignore[arg-type]
+    again = do_propose(pools, **PROPOSAL)
     assert (again["action"], again["status"]) == ("merged", "rejected")
     with pytest.raises(NotAProposal, match="rejected"):
         accept(seeded, answer["id"])

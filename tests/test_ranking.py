@@ -16,10 +16,17 @@ NOW = datetime(2026, 11, 24)
 
 
 def memory(
-    kind: str = "insight", languages: tuple[str, ...] = (), tools: tuple[str, ...] = (), **changes: object
+    kind: str = "insight",
+    languages: tuple[str, ...] = (),
+    tools: tuple[str, ...] = (),
+    *,
+    id: str | None = None,
+    status: Status = Status.ACTIVE,
+    helpful: int = 0,
+    unhelpful: int = 0,
 ) -> Memory:
-    base = Memory(
-        id=f"mem_{kind}_{'-'.join(languages)}_{'-'.join(tools)}",
+    return Memory(
+        id=f"mem_{kind}_{'-'.join(languages)}_{'-'.join(tools)}" if id is None else id,
         kind=Kind(kind),
         title="t",
         description="",
@@ -28,19 +35,18 @@ def memory(
         languages=languages,
         tools=tools,
         scope=Scope.GLOBAL,
-        status=Status.ACTIVE,
+        status=status,
         when_not="",
         check_command="",
         provenance=Provenance(),
         created_at=NOW,
         updated_at=NOW,
-        helpful=0,
-        unhelpful=0,
+        helpful=helpful,
+        unhelpful=unhelpful,
         merged_count=0,
         reject_reason="",
         embedder="e",
     )
-    return attrs.evolve(base, **changes)
 
 
 @pytest.mark.parametrize("kind", ["trajectory", "workflow"])

@@ -96,8 +96,10 @@ async def test_a_javascript_workspace_never_offers_a_python_check(tmp_path: Path
         assert len(reruns) == 1, titles
         command = reruns[0].command
         assert command is not None and command.command == "carryover.runValidation"
-        assert command.arguments is not None and command.arguments[0]["command"] == "npm test"
-        assert command.arguments[0]["basis"] == "this workspace's failing command"
+        assert command.arguments is not None
+        argument = command.arguments[0]
+        assert isinstance(argument, dict) and argument["command"] == "npm test"
+        assert argument["basis"] == "this workspace's failing command"
     finally:
         await client.shutdown_session()
         await client.stop()

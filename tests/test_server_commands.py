@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import TypeAlias
 
 import pytest
 import pytest_asyncio
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 Session = Window
 
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def session(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Session]:
     root = tmp_path_factory.mktemp("commands")
@@ -43,8 +45,8 @@ async def session(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ses
 
 def code_actions(
     client: LanguageClient, uri: str, line: int, diagnostics: list[lsp.Diagnostic]
-) -> asyncio.Future[list[lsp.CodeAction | lsp.Command] | None]:
-    return client.text_document_code_action_async(  # type: ignore[no-any-return]
+) -> Awaitable[Sequence[lsp.Command | lsp.CodeAction] | None]:
+    return client.text_document_code_action_async(
         lsp.CodeActionParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri),
             range=lsp.Range(
@@ -55,8 +57,25 @@ def code_actions(
     )
 
 
-def titled(actions: list[lsp.CodeAction | lsp.Command] | None, prefix: str) -> list[lsp.CodeAction]:
+def titled(actions: Sequence[lsp.Command | lsp.CodeAction] | None, prefix: str) -> list[lsp.CodeAction]:
     return [a for a in actions or [] if isinstance(a, lsp.CodeAction) and a.title.startswith(prefix)]
+
+
+Progress: TypeAlias = lsp.WorkDoneProgressBegin | lsp.WorkDoneProgressReport | lsp.WorkDoneProgressEnd
+
+
+def progress_reports(client: LanguageClient) -> dict[lsp.ProgressToken, list[Progress]]:
+    """The work-done progress the client received, by token. pytest-lsp keeps the structured values
+    (begin, report, end) in ``progress_reports`` though it annotates them as ``ProgressParams``."""
+    reports: dict[lsp.ProgressToken, list[Progress]] = {}
+    for token, values in client.progress_reports.items():
+        reports[token] = []
+        for value in values:
+            assert isinstance(
+                value, (lsp.WorkDoneProgressBegin, lsp.WorkDoneProgressReport, lsp.WorkDoneProgressEnd)
+            ), value
+            reports[token].append(value)
+    return reports
 
 
 async def memory_id(client: LanguageClient, title: str) -> str:
@@ -91,9 +110,9 @@ async def test_quick_fix_on_a_diagnostic_inserts_the_guard(session: Session) -> 
         assert len(matching) == 1, [a.title for a in actions or []]
         action = matching[0]
         assert action.command is not None and action.command.command == name
-        assert action.command.arguments is not None and action.command.arguments[0]["memoryId"].startswith(
-            "mem_"
-        )
+        assert action.command.arguments is not None
+        argument = action.command.arguments[0]
+        assert isinstance(argument, dict) and argument["memoryId"].startswith("mem_")
 
 
 async def test_run_validation_is_returned_not_run(session: Session) -> None:
@@ -114,6 +133,7 @@ async def test_run_validation_is_returned_not_run(session: Session) -> None:
     assert run.command is not None and run.command.command == "carryover.runValidation"
     assert run.command.arguments is not None
     argument = run.command.arguments[0]
+    assert isinstance(argument, dict)
     assert argument["command"] == "cargo test" and argument["cwd"] == str(session.workspace)
     (opener,) = titled(actions, "Carryover: Fix a failing cargo test")
     assert opener.command is not None and opener.command.command == "carryover.show"
@@ -187,7 +207,11 @@ async def test_inline_suggestions_lens_hint_and_hint_diagnostic(session: Session
             )
         )
         expected = text == SHELL
-        await eventually(lambda expected=expected: bool(client.diagnostics[uri]) == expected)
+
+        def shown(expected: bool = expected) -> bool:
+            return bool(client.diagnostics[uri]) == expected
+
+        await eventually(shown)
 
 
 async def test_search_show_and_why(session: Session) -> None:
@@ -280,13 +304,15 @@ async def test_distill_now_reports_progress(session: Session) -> None:
     assert (result["episodes"], result["added"], result["merged"]) == (2, 1, 0)
     assert result["message"].startswith("distilled 2 of 2 episode(s)")
     await eventually(
-        lambda: any(reports and reports[-1].kind == "end" for reports in client.progress_reports.values())
+        lambda: any(reports and reports[-1].kind == "end" for reports in progress_reports(client).values())
     )
     (reports,) = [
-        r for token, r in client.progress_reports.items() if str(token).startswith("carryover-distill")
+        r for token, r in progress_reports(client).items() if str(token).startswith("carryover-distill")
     ]
     assert [report.kind for report in reports] == ["begin", "report", "report", "end"]
-    assert (reports[1].message, reports[1].percentage) == ("reading episodes", 0)
-    assert (reports[2].message, reports[2].percentage) == ("writing memories", 100)
+    reading, writing = reports[1], reports[2]
+    assert isinstance(reading, lsp.WorkDoneProgressReport) and isinstance(writing, lsp.WorkDoneProgressReport)
+    assert (reading.message, reading.percentage) == ("reading episodes", 0)
+    assert (writing.message, writing.percentage) == ("writing memories", 100)
     found = await command(client, "carryover.search", {"query": "flaky network call", "k": 1})
     assert found["hits"][0]["title"] == "Retry flaky network calls with a deadline"

@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple, TypeVar, Union, cast
 
 import pytest_lsp
 from lsprotocol import types as lsp
@@ -28,6 +28,14 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "memories.jsonl"
 STARTUP_S = 120.0
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def client_feature(client: LanguageClient, method: str) -> Callable[[Handler], Handler]:
+    """``client.feature(method)`` with its type: pygls's client-side decorator has no return annotation
+    (it registers the handler and returns it unchanged)."""
+    return cast("Callable[[Handler], Handler]", client.feature(method))
 
 
 @functools.cache
@@ -89,27 +97,27 @@ async def start_client(config: ClientServerConfig) -> tuple[LanguageClient, Clie
     # tells them apart by whether ``command`` is a string. Do as VS Code does.
     def command_or_action(value: Any, _type: Any) -> lsp.Command | lsp.CodeAction:
         if isinstance(value.get("command"), str):
-            return converter.structure(value, lsp.Command)  # type: ignore[no-any-return]
-        return converter.structure(value, lsp.CodeAction)  # type: ignore[no-any-return]
+            return converter.structure(value, lsp.Command)
+        return converter.structure(value, lsp.CodeAction)
 
     converter.register_structure_hook(Union[lsp.Command, lsp.CodeAction], command_or_action)  # noqa: UP007
 
-    @client.feature(lsp.WORKSPACE_CODE_LENS_REFRESH)
+    @client_feature(client, lsp.WORKSPACE_CODE_LENS_REFRESH)
     def code_lens_refresh(_params: None) -> None:
         recorder.refreshes.append("codeLens")
 
-    @client.feature(lsp.WORKSPACE_INLAY_HINT_REFRESH)
+    @client_feature(client, lsp.WORKSPACE_INLAY_HINT_REFRESH)
     def inlay_hint_refresh(_params: None) -> None:
         recorder.refreshes.append("inlayHint")
 
-    @client.feature(lsp.WINDOW_SHOW_MESSAGE_REQUEST)
+    @client_feature(client, lsp.WINDOW_SHOW_MESSAGE_REQUEST)
     def show_message_request(params: lsp.ShowMessageRequestParams) -> lsp.MessageActionItem | None:
         recorder.message_requests.append(params)
         if recorder.answer is None or not params.actions:
             return None
         return params.actions[recorder.answer]
 
-    @client.feature("carryover/status")
+    @client_feature(client, "carryover/status")
     def status(params: Any) -> None:
         recorder.refreshes.append(f"status:{params.state}")
         recorder.statuses.append((params.state, getattr(params, "memories", None)))

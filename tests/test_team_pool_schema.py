@@ -38,7 +38,7 @@ def test_a_version_1_pool_is_migrated_when_opened(tmp_path: Path, minilm: Embedd
     store = MemoryStore(config, minilm)
     names = set(store._memories.schema.names)
     assert {"shared_by", "shared_from_workspace"} <= names
-    assert names == set(memory_row_model(store.meta.dimension).to_arrow_schema().names)
+    assert names == set(memory_row_model(store.meta.dimension).to_arrow_schema().names)  # type: ignore[no-untyped-call]
     assert json.loads((config.pool_dir / "pool.json").read_text())["schema_version"] == SCHEMA_VERSION
     hits = store.search(SearchQuery(text="upgrade the toolchain with pinned dependencies"))
     assert [hit.memory.title for hit in hits] == ["Pin dependency versions before upgrading the toolchain"]

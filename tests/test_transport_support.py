@@ -125,7 +125,7 @@ class RawClient:
         return await self.answer(message["id"], timeout_s)
 
     async def initialize(self, root: Path) -> None:
-        params = {"processId": None, "rootUri": root.as_uri(), "capabilities": {}}
+        params: dict[str, Any] = {"processId": None, "rootUri": root.as_uri(), "capabilities": {}}
         answer = await self.call(request("init", "initialize", params), STARTUP_S)
         assert answer is not None and "result" in answer, answer
         await self.send(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "memories.jsonl"
 
 
-def pool_config(path: Path, **overrides: object) -> StoreConfig:
+def pool_config(path: Path, **overrides: Any) -> StoreConfig:
     """A config for a pool in ``path`` that ignores the user's own CARRYOVER_HOME and config file."""
     import attrs
 

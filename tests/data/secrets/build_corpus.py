@@ -239,57 +239,55 @@ KINDS: dict[str, tuple[Gen, str, str]] = {
     ),
 }
 
-PASSWORD_LIST = (
-    [
-        "hunter2x!",
-        "Tr0ub4dor&3",
-        "s3cr3t-Passw0rd",
-        "correct-h0rse-9",
-        "P@ssw0rd2024",
-        "Zq8#mW2!vL",
-        "aB3$kkd9Q",
-        "letmein-77",
-        "Winter2024!",
-        "qwe123QWE#",
-        "dragon!88z",
-        "Ma5ter%key",
-        "plm0okn9I?",
-        "N0tS0Secret!",
-        "Sunsh1ne_42",
-        "r00t&toor",
-        "X9vB2nQ7",
-        "ch4ngeM3!",
-        "Gr33nTea*7",
-        "blu3-Sky-88",
-        "m1x3dCase^9",
-        "K3yb0ard!!",
-        "0rangeJuice$",
-        "Tig3r_Lily5",
-        "F4lcon#Nest",
-        "pa55.w0rd!",
-        "Qu1ckBr0wnF0x",
-        "S0larW1nd&7",
-        "v3ryL0ng!Pass",
-        "Cr1msonT1de%",
-        "M00nl1ght_9",
-        "H1ghV0ltage!",
-        "7Seas&Sk1es",
-        "iR0nM4n-3k",
-        "B4nanaSpl1t!",
-        "Ech0Ech0#1",
-        "N1ghtOwl!23",
-        "St4rD4st%%",
-        "Ic3Cr34m_5",
-        "Zebr4Cr0ss!",
-        "Pin3appl3&2",
-        "W4terf4ll!9",
-        "T0rnad0-X1",
-        "Bl1zz4rd#77",
-        "Rainb0w!Road",
-        "Gl4cier_Bay8",
-        "Vulc4n!Ash3",
-    ]
-)
+PASSWORD_LIST = [
+    "hunter2x!",
+    "Tr0ub4dor&3",
+    "s3cr3t-Passw0rd",
+    "correct-h0rse-9",
+    "P@ssw0rd2024",
+    "Zq8#mW2!vL",
+    "aB3$kkd9Q",
+    "letmein-77",
+    "Winter2024!",
+    "qwe123QWE#",
+    "dragon!88z",
+    "Ma5ter%key",
+    "plm0okn9I?",
+    "N0tS0Secret!",
+    "Sunsh1ne_42",
+    "r00t&toor",
+    "X9vB2nQ7",
+    "ch4ngeM3!",
+    "Gr33nTea*7",
+    "blu3-Sky-88",
+    "m1x3dCase^9",
+    "K3yb0ard!!",
+    "0rangeJuice$",
+    "Tig3r_Lily5",
+    "F4lcon#Nest",
+    "pa55.w0rd!",
+    "Qu1ckBr0wnF0x",
+    "S0larW1nd&7",
+    "v3ryL0ng!Pass",
+    "Cr1msonT1de%",
+    "M00nl1ght_9",
+    "H1ghV0ltage!",
+    "7Seas&Sk1es",
+    "iR0nM4n-3k",
+    "B4nanaSpl1t!",
+    "Ech0Ech0#1",
+    "N1ghtOwl!23",
+    "St4rD4st%%",
+    "Ic3Cr34m_5",
+    "Zebr4Cr0ss!",
+    "Pin3appl3&2",
+    "W4terf4ll!9",
+    "T0rnad0-X1",
+    "Bl1zz4rd#77",
+    "Rainb0w!Road",
+    "Gl4cier_Bay8",
+    "Vulc4n!Ash3",
+]
 
 
 def keep_left(text: str, secret: str, n: int = 12) -> list[str]:
@@ -929,8 +927,8 @@ def main() -> None:
         for entry in secrets:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
     with (HERE / "lookalikes.jsonl").open("w", encoding="utf-8") as f:
-        for entry in lookalikes:
-            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        for lookalike in lookalikes:
+            f.write(json.dumps(lookalike, ensure_ascii=False) + "\n")
     distinct = {str(e["secret"]) for e in secrets}
     print(
         f"{len(distinct)} secrets of {len({e['kind'] for e in secrets})} kinds in {len(secrets)} texts "
