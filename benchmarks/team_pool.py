@@ -82,7 +82,7 @@ class Counting:
 
 
 def start_s3() -> tuple[str, Counting, Any]:
-    from moto.server import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import numpy as np
@@ -192,7 +193,7 @@ class Pool:
     languages: dict[str, tuple[str, ...]]
     texts: dict[str, str]
 
-    def with_ranking(self, overrides: dict[str, object]) -> MemoryStore:
+    def with_ranking(self, overrides: dict[str, Any]) -> MemoryStore:
         ranking = attrs.evolve(self.store.config.ranking, **overrides)
         return MemoryStore(attrs.evolve(self.store.config, ranking=ranking), self.store.embedder)
 
@@ -303,7 +304,7 @@ def prepare_training(queries: Sequence[EvalQuery], pool: Pool) -> Training:
 
 
 def cv_objective(training: Training, queries: Sequence[EvalQuery], pool: Pool, **params: float) -> Scores:
-    models = training.out_of_fold(**params)
+    models = training.out_of_fold((), **params)
     runs = []
     for query in queries:
         if query.id not in training.ranked:
