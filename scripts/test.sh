@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/system-deps.sh
 echo "== ruff"
-.venv/bin/ruff check carryover server tests benchmarks eval
+.venv/bin/ruff check carryover server tests benchmarks eval scripts
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
