@@ -95,8 +95,8 @@ def event_to_row(
     return EventRow(
         id=event_id or event.id or new_event_id(event.time),
         time=time_value,
-        workspace=event.workspace,
-        source=event.source,
+        workspace=redact_text(event.workspace),
+        source=redact_text(event.source),
         type=event.type,
         payload=payload,
         episode_id="",

@@ -18,6 +18,7 @@ import attrs
 import numpy as np
 
 from carryover.pool.embedding.base import EmbedderError, EmbedderUnavailable, Vectors, normalise_rows
+from carryover.pool.redaction import redact_text
 
 if TYPE_CHECKING:
     import openai
@@ -152,10 +153,11 @@ class OpenAIEmbedder:
             raise TypeError("embed() takes a sequence of texts, not a single string")
         if len(texts) == 0:
             return np.zeros((0, self._dimension or 0), dtype=np.float32)
+        # Everything leaves the machine redacted: memories are already, a query (the hovered line, a
+        # diagnostic, a command's output) is not.
+        safe = [redact_text(text) for text in texts]
         size = self._config.batch_size
-        batches = [
-            self._embed_batch(list(texts[start : start + size])) for start in range(0, len(texts), size)
-        ]
+        batches = [self._embed_batch(safe[start : start + size]) for start in range(0, len(safe), size)]
         return normalise_rows(np.concatenate(batches, axis=0) if len(batches) > 1 else batches[0])
 
     def close(self) -> None:
