@@ -83,7 +83,11 @@ def run_bash(snippet_file: Path, workspace: Path, lines: Sequence[str], home: Pa
 
 
 def read_log(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The complete records (a recorder may be writing the last line right now, as the follower
+    knows: it reads whole lines only)."""
+    text = path.read_text(encoding="utf-8")
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines()]
 
 
 def wait_for_log(path: Path, count: int, timeout_s: float = 120.0) -> list[dict[str, object]]:
