@@ -1078,6 +1078,7 @@ def redact_text(text: str) -> str:
 _TAG_ASSIGNMENT = re.compile(r"(?:pass|pwd|secret|token|key|auth|cred)[\w-]*[\"']?\s*[:=\s]")
 
 
+@functools.lru_cache(maxsize=8192)
 def _redact_tag(tag: str) -> str:
     """A language or tool tag, which records have lower-cased already (so ``AKIA...`` arrives as
     ``akia...``): redacted as a whole when it holds a secret in either case or looks random."""
