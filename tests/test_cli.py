@@ -195,3 +195,28 @@ def test_mcp_is_a_subcommand_taking_the_global_options(tmp_path: Path) -> None:
         process.stdin.close()
         process.wait(timeout=60)
     assert answer["id"] == 1 and answer["result"]["serverInfo"]["name"]
+
+
+def test_memory_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """Escape sequences in memory text (a clipboard write, a window title, a cursor move, a bidi
+    override) are printed spelled out, never as the bytes a terminal acts on; JSON stays parseable."""
+    hostile = "Pin it \x1b]52;c;ZWNobyBoaQ==\x07\x1b]0;owned\x07\x1b[2J\u202eevil\r"
+    memory_id = json.loads(
+        carryover(
+            tmp_path,
+            "add",
+            "--kind",
+            "insight",
+            "--title",
+            hostile,
+            "--description",
+            "Use when \x1b[31mred\x1b[0m text appears.",
+            "--json",
+        ).stdout
+    )["id"]
+    for args in (("show", memory_id), ("list",), ("search", "pin it", "--min-score", "0")):
+        shown = carryover(tmp_path, *args).stdout
+        assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown and "\r" not in shown
+        assert "\\u001b" in shown
+    parsed = json.loads(carryover(tmp_path, "show", memory_id, "--json").stdout)
+    assert parsed["title"].startswith("Pin it \x1b]52;c;")  # the data is kept; only its printing is inert
