@@ -266,7 +266,9 @@ async def test_reject_with_a_reason_hides_the_memory(session: Session) -> None:
     assert rejected["rejected"] is True and rejected["reject_reason"] == "Outdated"
     assert session.recorder.message_requests[-1].actions is not None
     assert INJECTION not in hover_text(await hover(client, uri, 5))
-    await eventually(lambda: not client.diagnostics.get(uri))  # its inline hint went too
+    await eventually(  # its inline hint went too (another memory may now be the strongest there)
+        lambda: not [hint for hint in client.diagnostics.get(uri, []) if target in str(hint.data)]
+    )
     again = await command(client, "carryover.reject", {"memoryId": target, "reason": "wrong for us"})
     assert again["reject_reason"] == "wrong for us"
     await command(client, "carryover.restore", {"memoryId": target})

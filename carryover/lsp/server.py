@@ -27,8 +27,8 @@ from carryover.lsp.transport import serve_stdio
 from carryover.lsp.wire import STATUS, StatusParams
 from carryover.pipeline.capture.live import LiveCapture
 from carryover.pipeline.events import EventSink
-from carryover.recall.moment import Diagnostic, FailedRun, Moment, RecallOptions, run_probes, suggest
-from carryover.recall.retrieve import Probe, Suggestion
+from carryover.recall.moment import Diagnostic, FailedRun, Moment, RecallOptions, suggest
+from carryover.recall.retrieve import Suggestion
 from carryover.vocabulary import languages
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from carryover.pipeline.distill.factory import DistillerSettings
     from carryover.pipeline.runner import AnyDistiller
     from carryover.pipeline.service import CaptureService
-    from carryover.pool.records import SearchHit
     from carryover.pool.store import MemoryStore
     from carryover.pool.team import PooledSearch, TeamPool
 
@@ -270,12 +269,6 @@ class CarryoverServer(LanguageServer):
         from carryover.pool.team import PooledSearch
 
         return PooledSearch(store, team)
-
-    async def search(
-        self, store: MemoryStore, probes: Sequence[Probe], background: bool = False
-    ) -> list[tuple[Probe, list[SearchHit]]]:
-        """Run probes in a worker thread, hits outside the allowed scopes dropped."""
-        return await self.workers.run(run_probes, store, probes, self.settings.scopes, background=background)
 
     # ----- documents and workspaces ---------------------------------------------------------------
 

@@ -21,9 +21,9 @@ from lsprotocol import types as lsp
 from carryover.lsp.announce import Change
 from carryover.lsp.guard import guarded
 from carryover.lsp.wire import CMD_SHOW
-from carryover.recall.query import EditorContext, build_query
+from carryover.recall.moment import Moment, suggest
 from carryover.recall.render import learned_in, memory_markdown, short_title
-from carryover.recall.retrieve import Probe, Suggestion
+from carryover.recall.retrieve import Suggestion
 from carryover.recall.signals import Site, find_sites
 
 if TYPE_CHECKING:
@@ -111,25 +111,22 @@ async def analyse(ls: CarryoverServer, uri: str) -> None:
         if store is None:
             return
         sites = await ls.workers.run(find_sites, info.lines, background=True)
-        probes: dict[str, Probe] = {}
-        for site in sites:
-            situation = site.situation
-            if situation.name in probes:
-                continue
-            context = EditorContext(
-                language=info.language, code_line=situation.phrase, workspace=info.workspace or None
-            )
-            query = build_query(context, k=1, min_score=ls.settings.strong_threshold)
-            if query is not None:
-                probes[situation.name] = Probe(query, f"this line ({situation.label})")
-        results = await ls.search(store, list(probes.values()), background=True)
-        best = {
-            name: Suggestion(hits[0], probe.basis, probe.query)
-            for name, (probe, hits) in zip(probes, results, strict=True)
-            if hits
-        }
+        situations = {site.situation.name: site.situation for site in sites}
+        searcher = await ls.searcher(store)
+        options = attrs.evolve(ls.recall_options(k=1), min_score=ls.settings.strong_threshold, evidence=False)
+
+        def strongest(phrase: str) -> Suggestion | None:
+            moment = Moment(language=info.language, lines=(phrase,), workspace=info.workspace or None)
+            found = suggest(searcher, moment, options)
+            return found[0] if found else None
+
+        best: dict[str, Suggestion] = {}
+        for name, situation in situations.items():
+            found = await ls.workers.run(strongest, situation.phrase, background=True)
+            if found is not None:
+                best[name] = attrs.evolve(found, basis=f"this line ({situation.label})")
         marks = [Mark(site, best[site.situation.name]) for site in sites if site.situation.name in best]
-        logger.debug("situations in %s: %s", uri, sorted(probes))
+        logger.debug("situations in %s: %s", uri, sorted(situations))
     if not _is_open(ls, uri) or ls.document(uri).version != info.version:
         return  # the text changed meanwhile: a newer analysis is on its way
     previous = ls.analyses.get(uri)
