@@ -13,9 +13,11 @@ import pytest
 
 from carryover.pipeline.capture.sink import PoolEventSink
 from carryover.pipeline.command import run_distill
-from carryover.pipeline.distill.llm import LLMDistiller, LLMSettings, make_distiller
+from carryover.pipeline.distill.factory import build_distiller
+from carryover.pipeline.distill.llm import LLMDistiller, LLMSettings
 from carryover.pipeline.distill.offline import OfflineDistiller
 from carryover.pipeline.events import TerminalEnded
+from carryover.pipeline.runner import PipelineRunner
 from carryover.pipeline.segment import DISTILLED, FINISHED, segment_pending
 from carryover.pool.records import Kind
 from carryover.pool.store import MemoryStore
@@ -104,7 +106,7 @@ def test_good_replies_become_memories_and_no_secret_leaves(
     episode_id = one_episode(store)
     script(openai_server, WORKFLOW, SUMMARY, INSIGHT)
     distiller = LLMDistiller(settings(openai_server))
-    report = distiller.distill_pending(store)
+    report = PipelineRunner(store, distiller=distiller).run()
     assert report.distilled == 1 and not report.queued
     assert [episode.id for episode in store.list_episodes(DISTILLED)] == [episode_id]
     memories = {memory.kind: memory for memory in store.list_memories()}
@@ -144,14 +146,14 @@ def test_a_failing_endpoint_keeps_the_episode_queued_then_retries(
     episode_id = one_episode(store, secret=False)
     openai_server.fail_next(10, status=500)
     distiller = LLMDistiller(settings(openai_server, max_retries=2))
-    report = distiller.distill_pending(store)
+    report = PipelineRunner(store, distiller=distiller).run()
     assert report.distilled == 0 and report.queued == 1 and "HTTP 500" in report.endpoint_error
     assert len(openai_server.chat_requests) == 3  # one call, retried twice by the client, then given up
     assert [episode.id for episode in store.list_episodes(FINISHED)] == [episode_id]
     assert store.count() == 0
     openai_server.clear_faults()
     script(openai_server, WORKFLOW, SUMMARY, INSIGHT)
-    report = distiller.distill_pending(store)
+    report = PipelineRunner(store, distiller=distiller).run()
     assert report.distilled == 1 and store.list_episodes(DISTILLED)
 
 
@@ -159,7 +161,9 @@ def test_a_timeout_keeps_the_episode_queued(fast_store: MemoryStore, openai_serv
     store = fast_store
     one_episode(store, secret=False)
     openai_server.delay_next(1, seconds=3.0)
-    report = LLMDistiller(settings(openai_server, timeout_s=0.5, max_retries=0)).distill_pending(store)
+    report = PipelineRunner(
+        store, distiller=LLMDistiller(settings(openai_server, timeout_s=0.5, max_retries=0))
+    ).run()
     assert report.queued == 1 and "timed out" in report.endpoint_error
     assert store.list_episodes(FINISHED) and store.count() == 0
 
@@ -170,7 +174,7 @@ def test_a_reply_body_that_is_not_json_keeps_the_episode_queued(
     store = fast_store
     one_episode(store, secret=False)
     openai_server.malformed_next(5, body=b"<html>502 Bad Gateway</html>")
-    report = LLMDistiller(settings(openai_server, max_retries=0)).distill_pending(store)
+    report = PipelineRunner(store, distiller=LLMDistiller(settings(openai_server, max_retries=0))).run()
     assert report.queued == 1 and report.endpoint_error
     assert store.list_episodes(FINISHED)
 
@@ -180,9 +184,9 @@ def test_a_refused_endpoint_keeps_the_episode_queued(fast_store: MemoryStore) ->
     one_episode(store, secret=False)
     with FakeOpenAIServer() as server:
         url = server.url
-    report = LLMDistiller(LLMSettings(model="m", base_url=url, max_retries=0, timeout_s=2)).distill_pending(
-        store
-    )
+    report = PipelineRunner(
+        store, distiller=LLMDistiller(LLMSettings(model="m", base_url=url, max_retries=0, timeout_s=2))
+    ).run()
     assert report.queued == 1 and "connect" in report.endpoint_error
 
 
@@ -199,7 +203,7 @@ def test_malformed_answers_are_repaired(fast_store: MemoryStore, openai_server: 
         INSIGHT,
     )
     distiller = LLMDistiller(settings(openai_server))
-    report = distiller.distill_pending(store)
+    report = PipelineRunner(store, distiller=distiller).run()
     assert report.distilled == 1 and distiller.repairs == 3 and distiller.fallbacks == 0
     requests = openai_server.chat_requests
     assert len(requests) == 6
@@ -219,7 +223,7 @@ def test_an_insight_that_stays_specific_is_rejected_for_the_rule_insight(
     named = dict(INSIGHT, title="Call find_member with parameters", content="Use `?` in the query.")
     script(openai_server, WORKFLOW, SUMMARY, FILE_INSIGHT, named)
     distiller = LLMDistiller(settings(openai_server))
-    report = distiller.distill_pending(store)
+    report = PipelineRunner(store, distiller=distiller).run()
     assert report.distilled == 1 and distiller.fallbacks == 1
     (insight,) = store.list_memories(kind=Kind.INSIGHT)
     assert insight.title.startswith("Pass values as parameters")  # the offline rule's insight
@@ -242,7 +246,7 @@ def test_a_failure_episode_uses_the_failure_prompts(
     )
     failure_insight = dict(INSIGHT, title="Read the first error before re-running a failing build")
     script(openai_server, WORKFLOW, anti, SUMMARY, failure_insight)  # the first lacks the anti-pattern
-    report = LLMDistiller(settings(openai_server)).distill_pending(store)
+    report = PipelineRunner(store, distiller=LLMDistiller(settings(openai_server))).run()
     assert report.distilled == 1
     prompts = [request.body["messages"][1]["content"] for request in openai_server.chat_requests]
     assert all("ended in failure" in prompt for prompt in prompts)
@@ -278,9 +282,9 @@ def test_run_distill_redo_replaces_offline_memories_with_model_ones(
 
 
 def test_no_endpoint_configured_means_offline() -> None:
-    assert isinstance(make_distiller(environ={}), OfflineDistiller)
+    assert isinstance(build_distiller(None, {}), OfflineDistiller)
     assert LLMSettings.from_env({"OPENAI_API_KEY": "sk-x"}) is None
-    chosen = make_distiller(environ={"CARRYOVER_DISTILL_MODEL": "m", "CARRYOVER_DISTILL_API_KEY": "k"})
+    chosen = build_distiller(None, {"CARRYOVER_DISTILL_MODEL": "m", "CARRYOVER_DISTILL_API_KEY": "k"})
     assert isinstance(chosen, LLMDistiller) and "k" not in repr(chosen.settings)
 
 

@@ -14,6 +14,7 @@ from carryover.pipeline.distill import OfflineDistiller
 from carryover.pipeline.distill.base import episode_view
 from carryover.pipeline.distill.checker import InsightText, insight_problems
 from carryover.pipeline.distill.rules import match_shapes
+from carryover.pipeline.runner import PipelineRunner
 from carryover.pipeline.segment import DISTILLED, FINISHED, segment_pending
 from carryover.pipeline.worker import DistillWorker
 from carryover.pool.records import Kind, Outcome, Scope
@@ -59,7 +60,9 @@ def check_four_kinds_with_outcomes_and_provenance(store: MemoryStore) -> None:
     episodes = store.list_episodes(FINISHED)
     assert len(episodes) == sum(len(expected) for expected in EXPECTED.values())
     progress: list[tuple[int, int, str]] = []
-    report = OfflineDistiller().distill_pending(store, lambda d, t, m: progress.append((d, t, m)))
+    report = PipelineRunner(store, distiller=OfflineDistiller()).run(
+        lambda d, t, m: progress.append((d, t, m))
+    )
     assert report.distilled == len(episodes) and not report.queued and not report.failed
     assert progress[0][0] == 0 and progress[-1][:2] == (len(episodes), len(episodes))
     assert not store.list_episodes(FINISHED)
@@ -101,7 +104,7 @@ def check_four_kinds_with_outcomes_and_provenance(store: MemoryStore) -> None:
 
 def test_insights_name_no_file_identifier_or_literal(filled: MemoryStore) -> None:
     store = filled
-    OfflineDistiller().distill_pending(store)
+    PipelineRunner(store, distiller=OfflineDistiller()).run()
     names: set[str] = set()
     for episode in store.list_episodes(DISTILLED):
         names |= episode_view(store, episode).identifiers()
@@ -151,9 +154,9 @@ def test_each_recording_is_recognised_as_its_shape(filled: MemoryStore) -> None:
 
 def test_distilling_twice_does_nothing_more(filled: MemoryStore) -> None:
     store = filled
-    first = OfflineDistiller().distill_pending(store)
+    first = PipelineRunner(store, distiller=OfflineDistiller()).run()
     count = store.count()
-    second = OfflineDistiller().distill_pending(store)
+    second = PipelineRunner(store, distiller=OfflineDistiller()).run()
     assert first.distilled > 0 and second.total == 0 and store.count() == count
 
 

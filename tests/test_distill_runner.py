@@ -81,18 +81,9 @@ def _worker(store: MemoryStore) -> DistillReport:
     return DistillWorker(store, OfflineDistiller()).run_once()
 
 
-def _worker_legacy_call(store: MemoryStore) -> DistillReport:
-    """What the language server's 'distill now' calls until it switches (service.worker.distiller)."""
-    return DistillWorker(store).distiller.distill_pending(store)
-
-
 def _service(store: MemoryStore) -> DistillReport:
     service = CaptureService(store, watch_files=False, follow_shell_log=False)
     return service.distill_now()
-
-
-def _deprecated_distill_pending(store: MemoryStore) -> DistillReport:
-    return OfflineDistiller().distill_pending(store)
 
 
 def _cli(store: MemoryStore) -> DistillReport:
@@ -102,9 +93,7 @@ def _cli(store: MemoryStore) -> DistillReport:
     return DistillReport(distilled=len(store.list_episodes(DISTILLED)))
 
 
-@pytest.mark.parametrize(
-    "run", [_runner, _worker, _worker_legacy_call, _service, _deprecated_distill_pending, _cli]
-)
+@pytest.mark.parametrize("run", [_runner, _worker, _service, _cli])
 def test_segmentation_runs_once_per_distillation_run(
     fast_store: MemoryStore, segmentations: list[int], run: Callable[[MemoryStore], DistillReport]
 ) -> None:

@@ -160,23 +160,5 @@ class PipelineRunner:
         return legacy
 
 
-class RunnerAsDistiller:
-    """Deprecated: a runner behind the old ``distill_pending(store, on_progress)`` call, for callers
-    not switched to :meth:`PipelineRunner.run` yet (it segments once; ``store`` must be the
-    runner's)."""
-
-    def __init__(self, runner: PipelineRunner) -> None:
-        self.runner = runner
-
-    @property
-    def name(self) -> str:
-        return _name(self.runner.distiller)
-
-    def distill_pending(self, store: DistillStore, on_progress: OnProgress | None = None) -> DistillReport:
-        if store is not self.runner.store:
-            logger.warning("distill_pending on a runner of another store: running over the runner's")
-        return self.runner.run(on_progress)
-
-
 def _name(distiller: AnyDistiller) -> str:
     return str(getattr(distiller, "name", type(distiller).__name__))

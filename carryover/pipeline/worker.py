@@ -15,9 +15,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from carryover.pipeline.distill.base import Distiller, DistillReport, DistillStore, OnProgress
+from carryover.pipeline.distill.base import DistillReport, DistillStore, OnProgress
 from carryover.pipeline.distill.factory import DistillerSettings
-from carryover.pipeline.runner import AnyDistiller, PipelineRunner, RunnerAsDistiller
+from carryover.pipeline.runner import AnyDistiller, PipelineRunner
 from carryover.pipeline.segment import SegmentConfig, SegmentReport
 
 logger = logging.getLogger(__name__)
@@ -62,12 +62,6 @@ class DistillWorker:
         self._run_lock = threading.Lock()
         self.last_report: DistillReport | None = None
         self.last_segment: SegmentReport | None = None
-
-    @property
-    def distiller(self) -> Distiller:
-        """Deprecated: the runner behind the old ``distill_pending`` call (one segmentation per
-        call). The distiller itself is ``runner.distiller``; a run is ``runner.run``."""
-        return RunnerAsDistiller(self.runner)
 
     def configure(self, settings: DistillerSettings | None) -> bool:
         """New distiller settings (from any thread): rebuilds the distiller when they changed, ends

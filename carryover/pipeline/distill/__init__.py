@@ -16,9 +16,7 @@ from carryover.pipeline.distill.base import (
     EndpointUnavailable,
     EpisodeDistiller,
     OnProgress,
-    PendingDistiller,
     distill_episodes,
-    distill_pending,
 )
 from carryover.pipeline.distill.offline import OfflineDistiller
 
@@ -30,7 +28,5 @@ __all__ = [
     "EpisodeDistiller",
     "OfflineDistiller",
     "OnProgress",
-    "PendingDistiller",
     "distill_episodes",
-    "distill_pending",
 ]

@@ -21,7 +21,6 @@ import attrs
 from carryover.pipeline.distill.view import EpisodeView
 from carryover.pipeline.segment import (
     DISTILLED,
-    FINISHED,
     CaptureStore,
     SegmentConfig,
     SegmentReport,
@@ -62,16 +61,12 @@ class EpisodeDistiller(Protocol):
 
 
 class Distiller(Protocol):
-    """Deprecated: a whole run behind one call (``distill_pending``). Use
-    :class:`~carryover.pipeline.runner.PipelineRunner` with an :class:`EpisodeDistiller`; this stays
-    until the language server's 'distill now' and ``--distiller`` switch."""
+    """A ``--distiller`` plug-in that runs a whole distillation itself (the runner has already
+    segmented): what tests' fakes implement. Distillers of episodes implement EpisodeDistiller."""
 
     def distill_pending(
         self, store: DistillStore, on_progress: OnProgress | None = None
     ) -> DistillReport: ...
-
-
-PendingDistiller = Distiller
 
 
 @attrs.define
@@ -190,19 +185,3 @@ def distill_episodes(
             report.by_kind[draft.kind.value] = report.by_kind.get(draft.kind.value, 0) + 1
         _progress(on_progress, index + 1, len(todo), f"distilled: {episode.goal[:80]}")
     return report
-
-
-def distill_pending(
-    distiller: EpisodeDistiller,
-    store: DistillStore,
-    on_progress: OnProgress | None = None,
-    *,
-    episodes: Sequence[EpisodeRow] | None = None,
-    segment: bool = True,
-    segment_config: SegmentConfig | None = None,
-) -> DistillReport:
-    """Deprecated (use :meth:`~carryover.pipeline.runner.PipelineRunner.run`): segment once unless
-    ``segment`` is false, then distil every finished episode (or ``episodes``)."""
-    report = segment_once(store, segment_config) if segment else DistillReport()
-    todo = list(episodes) if episodes is not None else store.list_episodes(FINISHED)
-    return distill_episodes(distiller, store, todo, on_progress, report)

@@ -28,11 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from carryover.pipeline.distill import prompts
 from carryover.pipeline.distill.base import (
-    DistillReport,
-    DistillStore,
     EndpointUnavailable,
-    OnProgress,
-    distill_pending,
 )
 from carryover.pipeline.distill.checker import InsightText, insight_problems, text_problems
 from carryover.pipeline.distill.offline import OfflineDistiller
@@ -400,16 +396,3 @@ class LLMDistiller:
             insights = self._offline.insights(view, fallback)
             drafts.extend(insights[:1])
         return drafts
-
-    def distill_pending(self, store: DistillStore, on_progress: OnProgress | None = None) -> DistillReport:
-        """Deprecated: use :class:`~carryover.pipeline.runner.PipelineRunner` (segments once too)."""
-        return distill_pending(self, store, on_progress)
-
-
-def make_distiller(
-    settings: LLMSettings | None = None, environ: Mapping[str, str] | None = None
-) -> OfflineDistiller | LLMDistiller:
-    """Deprecated: use :func:`carryover.pipeline.distill.factory.build_distiller` (the one place a
-    distiller is chosen). The model distiller for ``settings`` (else the environment), else offline."""
-    chosen = settings or LLMSettings.from_env(environ)
-    return LLMDistiller(chosen) if chosen is not None else OfflineDistiller()

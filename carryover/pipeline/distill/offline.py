@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from carryover.pipeline.distill.base import DistillReport, DistillStore, OnProgress, distill_pending
 from carryover.pipeline.distill.checker import insight_problems
 from carryover.pipeline.distill.view import Diagnostics, Edit, EpisodeView, Step
 from carryover.pool.records import Kind, MemoryDraft, Outcome, Provenance, Scope
@@ -327,12 +326,6 @@ class OfflineDistiller:
             if len(drafts) >= 2:
                 break
         return drafts[:2]
-
-    # -- deprecated ---------------------------------------------------------------------------------
-
-    def distill_pending(self, store: DistillStore, on_progress: OnProgress | None = None) -> DistillReport:
-        """Deprecated: use :class:`~carryover.pipeline.runner.PipelineRunner` (segments once too)."""
-        return distill_pending(self, store, on_progress)
 
 
 def _names_anything(check: str, names: set[str]) -> bool:
