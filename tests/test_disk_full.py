@@ -32,10 +32,14 @@ def env(home: Path) -> dict[str, str]:
     return environ
 
 
-def cli(pool: Path, home: Path, *args: str, fsize: int | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    pool: Path, home: Path, *args: str, fsize: int | None = None, nofile: int | None = None
+) -> subprocess.CompletedProcess[str]:
     def limit() -> None:
         if fsize is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
     return subprocess.run(
         [sys.executable, "-m", "carryover", "--db", str(pool), *args],
@@ -43,7 +47,7 @@ def cli(pool: Path, home: Path, *args: str, fsize: int | None = None) -> subproc
         text=True,
         env=env(home),
         timeout=120,
-        preexec_fn=limit if fsize is not None else None,
+        preexec_fn=limit if fsize is not None or nofile is not None else None,
         check=False,
     )
 
@@ -181,3 +185,18 @@ def test_a_file_size_limit_ends_in_one_plain_line(tmp_path: Path) -> None:
     assert listed(pool, home) == {json.loads(first.stdout)["id"]}
     again = add(pool, home, 2, size=50)
     assert again.returncode == 0, again.stderr
+
+
+def test_too_many_open_files_ends_in_one_plain_line(tmp_path: Path) -> None:
+    """Under a low RLIMIT_NOFILE the add fails while writing (or succeeds): never a traceback. (Below
+    about 14 descriptors the store fails while opening the pool, outside the storage layer.)"""
+    pool, home = tmp_path / "pool", tmp_path / "home"
+    assert add(pool, home, 0, size=50).returncode == 0
+    refused = 0
+    for number, descriptors in enumerate((16, 20, 24, 32, 48), start=1):
+        done = add(pool, home, number, size=50, nofile=descriptors)
+        if done.returncode != 0:
+            refused += 1
+            assert_plain(done.stderr.splitlines()[-1], pool, "this process has too many open files")
+            assert "Traceback" not in done.stderr
+    assert refused >= 1
