@@ -152,11 +152,6 @@ def test_a_full_disk_ends_in_one_plain_line_and_loses_nothing(tmp_path: Path) ->
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
-@pytest.mark.xfail(
-    strict=True,
-    reason="MemoryStore.__init__ opens write.lock (locking.py) outside storage_errors: a raw OSError "
-    "and a traceback; remove this mark once the store converts it (pool.errors.pool_read_error)",
-)
 def test_a_read_only_file_system_ends_in_one_plain_line(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with tiny_disk(tmp_path / "disk") as disk:

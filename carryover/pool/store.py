@@ -183,6 +183,16 @@ class MemoryStore:
         """The directory or the object-store URI (``s3://bucket/pool``) of the pool."""
         self.remote = config.remote
         self._lock: PoolLock
+        try:
+            self._open()
+        except OSError as error:  # the file system refused (read-only, full, permissions): said plainly
+            logger.debug("opening the pool at %s failed", self.location, exc_info=error)
+            from carryover.pool.errors import pool_read_error
+
+            raise pool_read_error(error, self.location) from error
+        self._check_schema()
+
+    def _open(self) -> None:
         if self.remote:
             self._lock = InProcessLock(self.location)
         else:
@@ -201,7 +211,6 @@ class MemoryStore:
                     raise PoolReadError(f"the pool at {self.location} cannot be opened: {error}") from error
                 raise PoolCorrupt(f"the pool at {self._dir} cannot be opened: {error}") from error
             self._migrate()
-        self._check_schema()
 
     # ----- opening -------------------------------------------------------------------------------
 
