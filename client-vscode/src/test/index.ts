@@ -378,15 +378,26 @@ const tests: Test[] = [
         const tools = await client.request<{ tools: { name: string }[] }>("tools/list", {});
         const propose = tools.tools.find((tool) => /propose/i.test(tool.name));
         assert.ok(propose, `no propose tool among ${JSON.stringify(tools.tools.map((tool) => tool.name))}`);
-        const stamp = Date.now();
-        const wanted = [`Retry flaky network calls with a bounded backoff ${stamp}`, `Pin the toolchain version in CI ${stamp}`];
-        for (const title of wanted) {
+        // an insight names no number or identifier: the run's stamp is spelled in letters
+        const stamp = Date.now().toString(36).replace(/[0-9]/g, (digit) => "abcdefghij".charAt(Number(digit)));
+        const proposals = [
+          {
+            title: `Retry flaky network calls with a bounded backoff (${stamp})`,
+            description: "Use when a test talks to a service that is sometimes slow.",
+            content: "Wrap the call in a retry with a bounded exponential backoff and a total deadline.",
+          },
+          {
+            title: `Pin the toolchain version in continuous integration (${stamp})`,
+            description: "Use when a build passes on one machine and fails on the build server.",
+            content: "Name the exact compiler and runtime versions the project was tested with, and install those.",
+          },
+        ];
+        const wanted = proposals.map((proposal) => proposal.title);
+        for (const proposal of proposals) {
           const result = await client.request<{ isError?: boolean; content?: unknown }>("tools/call", {
             name: propose.name,
             arguments: {
-              title,
-              description: "Use when a test talks to a service that is sometimes slow.",
-              content: "Wrap the call in a retry with a bounded exponential backoff and a total deadline.",
+              ...proposal,
               languages: ["python"],
               tools: ["pytest"],
               outcome: "success",
