@@ -145,7 +145,7 @@ def _markdown_line(line: str) -> str:
 def markdown_text(text: str, limit: int | None = None) -> str:
     """Memory text (possibly several lines) as markdown that renders literally: line breaks kept,
     blank lines as paragraph breaks, at most ``limit`` characters of markdown."""
-    clean = clean_text(text).strip()
+    clean = clean_text(_head(text, limit)).strip()
 
     def render(raw: str) -> str:
         paragraphs = re.split(r"\n\s*\n", raw)
@@ -161,12 +161,12 @@ def markdown_text(text: str, limit: int | None = None) -> str:
 
 def markdown_line(text: str, limit: int | None = None) -> str:
     """Memory text as one line of literal markdown (a title, a label), at most ``limit`` characters."""
-    return _fit(one_line(text), limit, lambda raw: _markdown_line(_inline(raw)))
+    return _fit(one_line(_head(text, limit)), limit, lambda raw: _markdown_line(_inline(raw)))
 
 
 def markdown_code(text: str, limit: int | None = None) -> str:
     """Memory text (a command) as one inline code span, whatever backticks it holds."""
-    flat = one_line(text)
+    flat = one_line(_head(text, limit))
 
     def render(raw: str) -> str:
         if not raw:
@@ -181,6 +181,13 @@ def markdown_code(text: str, limit: int | None = None) -> str:
         return f"{fence}{pad}{raw}{pad}{fence}"
 
     return _fit(flat, limit, render)
+
+
+def _head(text: str, limit: int | None) -> str:
+    """As much of ``text`` as can matter for ``limit`` characters of markdown (cleaning only removes
+    characters and rendering only adds them, so a generous head is enough): a 1 MB memory is never
+    cleaned or rendered whole."""
+    return text if limit is None else text[: limit * 4 + 64]
 
 
 def _fit(raw: str, limit: int | None, render: Callable[[str], str]) -> str:
@@ -206,7 +213,7 @@ def _fit(raw: str, limit: int | None, render: Callable[[str], str]) -> str:
 def message_text(text: str, limit: int = MESSAGE_CHARS) -> str:
     """Memory text for a window/showMessage line (plain text, but editors turn ``[x](command:…)``
     into links there): one clean line, no link syntax, at most ``limit`` characters."""
-    return one_line(text, limit).replace("](", "] (")
+    return cut(one_line(text[: limit * 4 + 64]).replace("](", "] ("), limit)
 
 
 def first_sentence(text: str, limit: int = 160) -> str:
