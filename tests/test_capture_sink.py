@@ -177,3 +177,15 @@ def test_resending_an_event_with_a_stable_id_stores_it_once(fast_store: MemorySt
     sink.record(event)
     sink.close()
     assert fast_store.count_events() == 1
+
+
+def test_a_lone_surrogate_is_stored_not_retried_forever(fast_store: MemoryStore) -> None:
+    """JSON allows ``"\\ud800"``; UTF-8 (and so the pool) does not: it is stored as U+FFFD."""
+    from carryover.pipeline.capture.terminal import terminal_event
+
+    sink = PoolEventSink(fast_store, flush_interval_s=0.05)
+    sink.start()
+    sink.record(terminal_event("echo \ud800", "/w", 0, output_head="half \udc00 a pair", workspace="/w"))
+    sink.close()
+    (row,) = fast_store.read_events()
+    assert "\ufffd" in row.payload and "\ud800" not in row.payload

@@ -1064,8 +1064,19 @@ def find_secrets(text: str) -> tuple[Finding, ...]:
     return tuple(findings)
 
 
+def storable(text: str) -> str:
+    """``text`` as it can be stored and sent: a lone surrogate (valid in JSON's ``\\ud800``, not in
+    UTF-8) becomes U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(char) <= 0xDFFF else char for char in text)
+    return text
+
+
 def redact(text: str) -> Redacted:
-    """Replace every secret in ``text`` by ``[REDACTED:<kind>]``."""
+    """Replace every secret in ``text`` by ``[REDACTED:<kind>]`` (the text made storable first)."""
+    text = storable(text)
     findings = find_secrets(text)
     return Redacted(_apply(text, list(findings))[0], findings)
 

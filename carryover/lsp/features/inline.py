@@ -22,7 +22,7 @@ from carryover.lsp.announce import Change
 from carryover.lsp.guard import guarded
 from carryover.lsp.wire import CMD_SHOW
 from carryover.recall.moment import Moment, suggest
-from carryover.recall.render import learned_in, memory_markdown, short_title
+from carryover.recall.render import learned_in, memory_markdown, message_text, short_title
 from carryover.recall.retrieve import Suggestion
 from carryover.recall.signals import Site, find_sites
 
@@ -172,7 +172,7 @@ def guardrail_diagnostics(ls: CarryoverServer, analysis: Analysis) -> list[lsp.D
                     start=lsp.Position(line=mark.site.line, character=mark.site.start),
                     end=lsp.Position(line=mark.site.line, character=mark.site.end),
                 ),
-                message=f"Carryover: {memory.title.strip()} ({learned_in(memory)})",
+                message=f"Carryover: {message_text(memory.title, 120)} ({learned_in(memory)})",
                 severity=lsp.DiagnosticSeverity.Hint,
                 source=SOURCE,
                 code=memory.id,
