@@ -252,11 +252,13 @@ def test_hover_markdown_says_what_where_and_why() -> None:
 
 
 def test_guard_comment_in_the_documents_language() -> None:
-    text = guard_comment(memory(check_command="cargo test"), "javascript", "  ")
+    text = guard_comment(memory(check_command="cargo test"), "javascript", "  ", "npm test")
     assert text == (
         "  // Carryover: Guard optional values before indexing into them (Check for it at the boundary.)\n"
-        "  // Carryover check: run `cargo test` after this change\n"
+        "  // Carryover check: run `npm test` after this change\n"
     )
+    # the memory's own check (learned in Rust) is never written into a JavaScript file by itself
+    assert "cargo" not in guard_comment(memory(check_command="cargo test"), "javascript", "  ")
     assert guard_comment(memory(), "python", "").startswith("# Carryover: ")
 
 
@@ -267,7 +269,7 @@ def test_memory_text_never_leaves_the_guard_comment(language: str) -> None:
         content="*/ alert(1); /* --> <script>x</script> \n\x1b]52;c;bad\x07",
         check_command="pytest\nrm -rf ~",
     )
-    text = guard_comment(hostile, language, "    ")
+    text = guard_comment(hostile, language, "    ", hostile.check_command)
     lines = text.splitlines()
     assert len(lines) == 2 and text.endswith("\n")
     for line in lines:

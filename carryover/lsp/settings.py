@@ -67,7 +67,7 @@ class Settings:
     """Lowest score (the ranking model's probability) a memory needs to be shown in the hover and code
     actions. 0: whether to speak is decided by evidence (a diagnostic, a failed run, a recognised
     situation on the line), the model only orders."""
-    strong_threshold: float = attrs.field(default=0.45, validator=_in_range(-1.0, 2.0))
+    strong_threshold: float = attrs.field(default=0.5, validator=_in_range(0.0, 1.0))
     """Minimum score for the unasked-for surfaces (code lens, inlay hints, hint diagnostics)."""
     max_results: int = attrs.field(default=3, validator=_in_range(1, 10))
     capture: bool = True

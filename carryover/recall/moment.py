@@ -38,6 +38,8 @@ PLAIN_LINE_THRESHOLD = 0.45
 CANDIDATES = 40
 """How many memories the pool returns for the ranker to order."""
 OVER_FETCH = 3
+PINNED_LIFT = 0.1
+"""What a pin adds to a memory's score (the model's probability)."""
 """When some scopes are hidden, each search asks for this many times more, then filters."""
 
 
@@ -285,6 +287,10 @@ def candidates_for(store: CandidateSource, moment: Moment, options: RecallOption
     return Ranked(tuple(memories), rows, tuple(relations), text, basis_of(moment, evidence_of(moment)))
 
 
+def _probability(logit: float) -> float:
+    return 1.0 / (1.0 + float(np.exp(-logit)))
+
+
 def rank_candidates(
     ranked: Ranked,
     options: RecallOptions,
@@ -295,12 +301,23 @@ def rank_candidates(
         return []
     delta = correction.delta if correction is not None and correction.events else None
     logits = model.logits(ranked.rows, delta)
-    order = sorted(range(len(ranked.memories)), key=lambda index: (-logits[index], ranked.memories[index].id))
+    # A pin is the person's word: it lifts the memory by a fixed amount (the model, trained on a set
+    # without pins, gives the pinned feature little weight).
+    probabilities = [
+        min(
+            1.0,
+            1.0 / (1.0 + float(np.exp(-logit))) + (PINNED_LIFT if memory.status is Status.PINNED else 0.0),
+        )
+        for logit, memory in zip(logits, ranked.memories, strict=True)
+    ]
+    order = sorted(
+        range(len(ranked.memories)), key=lambda index: (-probabilities[index], ranked.memories[index].id)
+    )
     query = SearchQuery(text=ranked.text, k=options.k)
     suggestions = []
     for index in order[: options.k]:
         memory = ranked.memories[index]
-        probability = 1.0 / (1.0 + float(np.exp(-logits[index])))
+        probability = probabilities[index]
         origin = ", ".join(dict.fromkeys(languages.canonical(item) or item for item in memory.languages))
         why = RankReason(
             similarity=round(float(ranked.rows[index, 0]), 4),

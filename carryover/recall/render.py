@@ -334,14 +334,15 @@ def hover_markdown(
     return text
 
 
-def guard_comment(memory: Memory, language: str | None, indent: str) -> str:
+def guard_comment(memory: Memory, language: str | None, indent: str, check: str | None = None) -> str:
     """The lines a "Carryover: <guardrail>" quick fix inserts above a line: the guard as the memory
-    states it and, when it carries one, the check to run afterwards. Advice, never code to paste."""
+    states it and, when one is given, the check to run afterwards — the one that belongs to this
+    workspace (never another project's command). Advice, never code to paste."""
     guard = safe_comment_text(memory.title, 120)
     how = safe_comment_text(first_sentence(memory.content or memory.description), 160)
     text = f"Carryover: {guard}" + (f" ({how})" if how else "")
     lines = [indent + comment(language, text)]
-    check = safe_comment_text(memory.check_command, 160)
+    check = safe_comment_text(check or "", 160)
     if check:
         lines.append(indent + comment(language, f"Carryover check: run `{check}` after this change"))
     return "\n".join(lines) + "\n"

@@ -65,7 +65,7 @@ export const DEFAULTS: ExtensionSettings = {
   exclude: [],
   surfaces: { hover: true, codeActions: true, codeLens: true, inlayHints: false, diagnostics: true },
   relevanceThreshold: 0,
-  strongThreshold: 0.45,
+  strongThreshold: 0.5,
   maxResults: 3,
   capture: { terminal: true, diagnostics: true },
   logLevel: "info",
@@ -109,7 +109,7 @@ export function readSettings(config: ConfigurationLike): ExtensionSettings {
       diagnostics: bool(config.get("surfaces.diagnostics"), d.surfaces.diagnostics),
     },
     relevanceThreshold: num(config.get("relevanceThreshold"), d.relevanceThreshold, 0, 1),
-    strongThreshold: num(config.get("strongThreshold"), d.strongThreshold, -1, 2),
+    strongThreshold: num(config.get("strongThreshold"), d.strongThreshold, 0, 1),
     maxResults: Math.round(num(config.get("maxResults"), d.maxResults, 1, 10)),
     capture: {
       terminal: bool(config.get("capture.terminal"), d.capture.terminal),

@@ -158,7 +158,9 @@ def actions_for(
             range=lsp.Range(
                 start=lsp.Position(line=line, character=0), end=lsp.Position(line=line, character=0)
             ),
-            new_text=guard_comment(memory, info.language, indentation(text)),
+            new_text=guard_comment(
+                memory, info.language, indentation(text), validation.command if validation else None
+            ),
         )
         add(
             lsp.CodeAction(
