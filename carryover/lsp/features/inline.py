@@ -111,22 +111,28 @@ async def analyse(ls: CarryoverServer, uri: str) -> None:
         if store is None:
             return
         sites = await ls.workers.run(find_sites, info.lines, background=True)
-        situations = {site.situation.name: site.situation for site in sites}
         searcher = await ls.searcher(store)
-        options = attrs.evolve(ls.recall_options(k=1), min_score=ls.settings.strong_threshold, evidence=False)
+        options = attrs.evolve(ls.recall_options(k=1), min_score=ls.settings.strong_threshold)
 
-        def strongest(phrase: str) -> Suggestion | None:
-            moment = Moment(language=info.language, lines=(phrase,), workspace=info.workspace or None)
+        def strongest(line: int) -> Suggestion | None:
+            """What the hover would show first at ``line``, when it applies strongly."""
+            moment = Moment(
+                language=info.language, lines=info.lines, line=line, workspace=info.workspace or None
+            )
             found = suggest(searcher, moment, options)
             return found[0] if found else None
 
-        best: dict[str, Suggestion] = {}
-        for name, situation in situations.items():
-            found = await ls.workers.run(strongest, situation.phrase, background=True)
+        best: dict[int, Suggestion] = {}
+        for line in dict.fromkeys(site.line for site in sites):
+            found = await ls.workers.run(strongest, line, background=True)
             if found is not None:
-                best[name] = attrs.evolve(found, basis=f"this line ({situation.label})")
-        marks = [Mark(site, best[site.situation.name]) for site in sites if site.situation.name in best]
-        logger.debug("situations in %s: %s", uri, sorted(situations))
+                best[line] = found
+        marks = [
+            Mark(site, attrs.evolve(best[site.line], basis=f"this line ({site.situation.label})"))
+            for site in sites
+            if site.line in best
+        ]
+        logger.debug("situations in %s: %s", uri, sorted({site.situation.name for site in sites}))
     if not _is_open(ls, uri) or ls.document(uri).version != info.version:
         return  # the text changed meanwhile: a newer analysis is on its way
     previous = ls.analyses.get(uri)
