@@ -247,16 +247,36 @@ def pool_dir(store: object) -> Path | None:
     return Path(directory) if directory is not None else None
 
 
+def query_texts(moment: Moment) -> list[str]:
+    """The texts a moment is searched by (its query and, when a problem is recognised, the plan):
+    what :func:`candidates_for` embeds, and what :func:`warm` embeds ahead of a hover."""
+    context = context_of(moment)
+    text = query_text(context)
+    if not text:
+        return []
+    plan = plan_text(context)
+    return [text, plan] if plan else [text]
+
+
+def warm(store: CandidateSource, moment: Moment) -> int:
+    """Embed the moment's query texts into the pool's query cache, so that a hover on it later
+    only searches. Returns how many texts it embedded (0: nothing to search for)."""
+    texts = query_texts(moment)
+    if texts:
+        store.embed_query(texts)
+    return len(texts)
+
+
 def candidates_for(store: CandidateSource, moment: Moment, options: RecallOptions) -> Ranked | None:
     """The pool's candidates for ``moment`` with their features; None when there is nothing to
     search for. Procedures (trajectories, workflows) from another ecosystem are withheld (the
     labelling rule and the paper: raw traces mislead across languages)."""
     context = context_of(moment)
-    text = query_text(context)
-    if not text:
+    texts = query_texts(moment)
+    if not texts:
         return None
-    plan = plan_text(context)
-    vectors = store.embed_query([text, plan] if plan else [text])
+    text, plan = texts[0], (texts[1] if len(texts) > 1 else "")
+    vectors = store.embed_query(texts)
     hidden = bool(set(ALL_SCOPES) - set(options.scopes))
     limit = max(options.candidates, options.k) * (OVER_FETCH if hidden else 1)
     found = store.candidates(vectors, kinds=options.kinds, workspace=moment.workspace or None, limit=limit)
