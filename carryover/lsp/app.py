@@ -13,9 +13,19 @@ __all__ = ["CarryoverServer", "ServerOptions", "create_server"]
 
 def create_server(options: ServerOptions | None = None) -> CarryoverServer:
     """A new server with every feature registered (no module-global server)."""
-    from carryover.lsp.features import activity, code_actions, commands, hover, inline, lifecycle, sync, team
+    from carryover.lsp.features import (
+        activity,
+        ahead,
+        code_actions,
+        commands,
+        hover,
+        inline,
+        lifecycle,
+        sync,
+        team,
+    )
 
     server = CarryoverServer(options or ServerOptions())
-    for feature in (lifecycle, sync, activity, hover, code_actions, inline, commands, team):
+    for feature in (lifecycle, sync, activity, hover, code_actions, inline, commands, team, ahead):
         feature.register(server)
     return server

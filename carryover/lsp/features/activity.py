@@ -1,6 +1,7 @@
 """What the editor's terminals and other tools report, handed to the one capture pipeline
 (``LiveCapture``), plus the little the hover keeps of it (the last failing command per workspace,
-other tools' diagnostics).
+other tools' diagnostics), announced to the features that act ahead of a hover
+(``Change.RUN_FAILED``, ``Change.DIAGNOSTICS_ARRIVED``: this module is their one producer).
 
 Custom notifications (documented in the README, "The language server"):
 ``carryover/terminalStarted``, ``carryover/terminalEnded``, ``carryover/diagnostics``.
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pygls.uris import to_fs_path
 
+from carryover.lsp.announce import Change, Where
 from carryover.lsp.editor_state import TerminalRun
 from carryover.lsp.guard import guarded_sync
 from carryover.lsp.wire import (
@@ -42,8 +44,9 @@ def terminal_ended(ls: CarryoverServer, params: TerminalEndedParams) -> None:
     )
     if output is None:  # an excluded folder
         return
+    workspace = ls.workspace_of(params.cwd)
     ls.editor.terminal_ended(
-        ls.workspace_of(params.cwd),
+        workspace,
         TerminalRun(
             command=params.command,
             cwd=params.cwd,
@@ -52,6 +55,8 @@ def terminal_ended(ls: CarryoverServer, params: TerminalEndedParams) -> None:
             output=output if params.exit_code else "",
         ),
     )
+    if params.exit_code:
+        ls.announcer.announce(Change.RUN_FAILED, Where(workspace=workspace))
 
 
 def tool_diagnostics(ls: CarryoverServer, params: ToolDiagnosticsParams) -> None:
@@ -60,6 +65,9 @@ def tool_diagnostics(ls: CarryoverServer, params: ToolDiagnosticsParams) -> None
         return
     ls.editor.forward_diagnostics(params.uri, params.source, params.diagnostics)
     ls.capture.diagnostics(params.uri, params.diagnostics, params.source)
+    if params.diagnostics:
+        lines = tuple(dict.fromkeys(diagnostic.range.start.line for diagnostic in params.diagnostics))
+        ls.announcer.announce(Change.DIAGNOSTICS_ARRIVED, Where(uri=params.uri, lines=lines))
 
 
 def register(server: CarryoverServer) -> None:
