@@ -51,6 +51,26 @@ class Surfaces:
 
 
 @attrs.frozen
+class JudgeSettings:
+    """The judge (recall/judge.py): a chat model that reads the top candidates of a diagnostic's or a
+    failed run's moment in the background, writes a short plan and drops what does not apply. Off
+    unless ``enabled``: it sends moments and memory text (redacted) to the endpoint."""
+
+    enabled: bool = False
+    endpoint: str = ""
+    """An OpenAI-compatible base URL; empty: the distillation ``endpoint``."""
+    model: str = ""
+    """Empty: the distillation ``model``. (The key is the ``key`` setting, else
+    ``CARRYOVER_DISTILL_API_KEY``.)"""
+    candidates: int = attrs.field(default=30, validator=_in_range(20, 50))
+    """How many of the offline order's top candidates it reads."""
+    timeout_ms: int = attrs.field(default=8000, validator=_in_range(500, 60_000))
+    """One deadline for the whole call, retries included."""
+    max_tokens: int = attrs.field(default=400, validator=_in_range(64, 2000))
+    """The longest answer it may write."""
+
+
+@attrs.frozen
 class Settings:
     endpoint: str = ""
     """An OpenAI-compatible endpoint for the distillation model; empty means offline distillation.
@@ -74,6 +94,10 @@ class Settings:
     log_level: str = attrs.field(default="info", validator=attrs.validators.in_(LOG_LEVELS))
     """Level of the messages sent to the client with window/logMessage."""
     debounce_ms: int = attrs.field(default=400, validator=_in_range(0, 10_000))
+    embed_ahead: bool = True
+    """Embed the moments at edited lines, arriving diagnostics and failed runs in the background, so
+    that a hover there only searches (features/ahead.py)."""
+    judge: JudgeSettings = attrs.field(factory=JudgeSettings)
 
     def embedder_fields(self) -> tuple[str, str, str]:
         """What decides the embedder; a change of these reopens the pool."""
@@ -109,7 +133,7 @@ def _make_converter() -> cattrs.Converter:
     converter.register_structure_hook(str, strict_str)
     converter.register_structure_hook(int, number)
     converter.register_structure_hook(float, number)
-    for cls in (Surfaces, Settings):
+    for cls in (Surfaces, JudgeSettings, Settings):
         renames: dict[str, Any] = {
             field.name: override(rename=_camel(field.name)) for field in attrs.fields(cls)
         }
@@ -140,11 +164,12 @@ def unwrap(raw: object) -> Mapping[str, Any] | None:
 
 def unknown_keys(raw: Mapping[str, Any]) -> list[str]:
     known = {_camel(field.name) for field in attrs.fields(Settings)}
-    surfaces = {_camel(field.name) for field in attrs.fields(Surfaces)}
     found = [key for key in raw if key not in known]
-    nested = raw.get("surfaces")
-    if isinstance(nested, Mapping):
-        found += [f"surfaces.{key}" for key in nested if key not in surfaces]
+    for section, cls in (("surfaces", Surfaces), ("judge", JudgeSettings)):
+        fields = {_camel(field.name) for field in attrs.fields(cls)}
+        nested = raw.get(section)
+        if isinstance(nested, Mapping):
+            found += [f"{section}.{key}" for key in nested if key not in fields]
     return sorted(found)
 
 

@@ -87,6 +87,8 @@ class Ahead:
     # ----- what arrives (on the event loop) -----------------------------------------------------
 
     def on_change(self, change: Change, where: Where) -> None:
+        if not self.server.settings.embed_ahead:
+            return
         if change is Change.DOCUMENT_EDITED and where.uri is not None:
             self._remember(where.uri, where.lines)
             self.add(where.uri, _with_neighbours(where.lines, NEIGHBOURS))
