@@ -27,6 +27,7 @@ from carryover.lsp.transport import serve_stdio
 from carryover.lsp.wire import STATUS, StatusParams
 from carryover.pipeline.capture.live import LiveCapture
 from carryover.pipeline.events import EventSink
+from carryover.recall.judge import Judge, JudgeConfig, Judged
 from carryover.recall.moment import Diagnostic, FailedRun, Moment, RecallOptions, suggest
 from carryover.recall.retrieve import Suggestion
 from carryover.vocabulary import languages
@@ -241,14 +242,61 @@ class CarryoverServer(LanguageServer):
         self, info: DocumentInfo, line: int, diagnostics: Sequence[str] | None = None
     ) -> list[Suggestion]:
         """The memories for ``line`` of a document, best first; [] while the pool is not ready."""
+        return (await self.judged_at(info, line, diagnostics)).suggestions
+
+    async def judged_at(
+        self, info: DocumentInfo, line: int, diagnostics: Sequence[str] | None = None
+    ) -> Judged:
+        """The memories for ``line`` and, where a judge is configured and has already judged this
+        moment's candidates (in the background: features/ahead.py), its verdict and order. Never
+        waits for the judge: until its verdict is ready this is the offline order."""
         if line < 0 or line >= len(info.lines):
-            return []
+            return Judged([])
         store = await self.store.get(self.options.feature_wait_s)
         if store is None:
-            return []
+            return Judged([])
         moment = self.moment_at(info, line, diagnostics)
         searcher = await self.searcher(store)
-        return await self.workers.run(suggest, searcher, moment, self.recall_options())
+        judge = self.judge()
+        if judge is None:
+            return Judged(await self.workers.run(suggest, searcher, moment, self.recall_options()))
+        return await self.workers.run(judge.suggest, searcher, moment, self.recall_options())
+
+    _judge: Judge | None = None
+
+    def judge_config(self) -> JudgeConfig | None:
+        """The judge the settings name (``judge.enabled`` and an endpoint: its own, else the
+        distillation's), None: offline, nothing is sent."""
+        settings = self.settings
+        judge = settings.judge
+        endpoint = judge.endpoint or settings.endpoint
+        if not judge.enabled or not endpoint:
+            return None
+        import os
+
+        return JudgeConfig(
+            model=judge.model or settings.model or "default",
+            base_url=endpoint,
+            api_key=settings.key or os.environ.get("CARRYOVER_DISTILL_API_KEY") or None,
+            candidates=judge.candidates,
+            deadline_s=judge.timeout_ms / 1000,
+            max_tokens=judge.max_tokens,
+        )
+
+    def judge(self) -> Judge | None:
+        """The judge of the settings in force (a new one, with an empty cache, when they change)."""
+        config = self.judge_config()
+        current = self._judge
+        if config is None:
+            if current is not None:
+                self._judge = None
+                current.close()
+            return None
+        if current is None or current.config != config:
+            if current is not None:
+                current.close()
+            self._judge = Judge(config)
+        return self._judge
 
     async def team_pool(self, store: MemoryStore) -> TeamPool | None:
         """The team pool of the pool's config (opened on first use, unreachable is fine); None

@@ -16,6 +16,13 @@ after the first arrival (so a burst of keystrokes is one pass), builds the momen
 (cheap: the document's lines and the editor state), and embeds them in the background workers, at
 most :data:`BATCH` moments per job. A failed run changes the moment of every line of its workspace:
 the lines warmed are the most recent edit and diagnostic positions there (:data:`RECENT`).
+
+The judge (recall/judge.py), where one is configured, is precomputed on the same triggers, for
+diagnostics and failed runs only (an edit changes the line's text, and with it the moment, at every
+keystroke): at most :data:`JUDGE_PER_TRIGGER` moments per notification (the diagnostics nearest the
+last edit in that document; after a failed run the most recent positions of its workspace), at most
+:data:`JUDGE_PENDING` waiting, one call in flight, each in the background workers and bounded by the
+judge's own deadline. Its verdict is cached; a later hover on the moment shows it.
 """
 
 from __future__ import annotations
@@ -50,6 +57,10 @@ RECENT = 32
 """Edit and diagnostic positions remembered per server (what a failed run re-warms)."""
 AFTER_RUN = 8
 """At most this many of the recent positions are warmed when a run fails."""
+JUDGE_PER_TRIGGER = 3
+"""At most this many moments are judged per diagnostics notification or failed run."""
+JUDGE_PENDING = 12
+"""At most this many moments wait for the judge; beyond it the oldest are dropped."""
 
 Position = tuple[str, int]
 
@@ -70,6 +81,10 @@ class AheadStats:
     """Query texts embedded (or found already cached)."""
     jobs: int = 0
     """Background jobs run."""
+    judge_asked: int = 0
+    """Moments handed to the judge (each answered from its cache or with one call)."""
+    judge_dropped: int = 0
+    """Moments dropped because the judge's pending set was full."""
 
 
 class Ahead:
@@ -78,6 +93,7 @@ class Ahead:
     def __init__(self, server: CarryoverServer) -> None:
         self.server = server
         self.pending: OrderedDict[Position, None] = OrderedDict()
+        self.judge_pending: OrderedDict[Position, None] = OrderedDict()
         self.recent: OrderedDict[Position, None] = OrderedDict()
         self.stats = AheadStats()
         self._task: asyncio.Task[None] | None = None
@@ -87,17 +103,44 @@ class Ahead:
     # ----- what arrives (on the event loop) -----------------------------------------------------
 
     def on_change(self, change: Change, where: Where) -> None:
-        if not self.server.settings.embed_ahead:
-            return
+        warm = self.server.settings.embed_ahead
+        judging = self.server.judge_config() is not None
         if change is Change.DOCUMENT_EDITED and where.uri is not None:
             self._remember(where.uri, where.lines)
-            self.add(where.uri, _with_neighbours(where.lines, NEIGHBOURS))
+            if warm:
+                self.add(where.uri, _with_neighbours(where.lines, NEIGHBOURS))
         elif change is Change.DIAGNOSTICS_ARRIVED and where.uri is not None:
+            nearest = self.nearest_edit(where.uri, where.lines)
             self._remember(where.uri, where.lines)
-            self.add(where.uri, where.lines)
+            if warm:
+                self.add(where.uri, where.lines)
+            if judging:
+                self.add_judged((where.uri, line) for line in nearest[:JUDGE_PER_TRIGGER])
         elif change is Change.RUN_FAILED:
-            self.add_positions(self.recent_in(where.workspace)[:AFTER_RUN])
-        elif change is Change.POOL_READY and self.pending:
+            recent = self.recent_in(where.workspace)
+            if warm:
+                self.add_positions(recent[:AFTER_RUN])
+            if judging:
+                self.add_judged(recent[:JUDGE_PER_TRIGGER])
+        elif change is Change.POOL_READY and (self.pending or self.judge_pending):
+            self._kick()
+
+    def nearest_edit(self, uri: str, lines: Sequence[int]) -> list[int]:
+        """``lines`` ordered by their distance to the last edit in ``uri`` (as given when none)."""
+        last = next((line for known, line in reversed(self.recent) if known == uri), None)
+        if last is None:
+            return list(lines)
+        return sorted(lines, key=lambda line: (abs(line - last), line))
+
+    def add_judged(self, positions: Iterable[Position]) -> None:
+        for position in positions:
+            self.stats.judge_asked += 1
+            self.judge_pending.pop(position, None)
+            self.judge_pending[position] = None
+            while len(self.judge_pending) > JUDGE_PENDING:
+                self.judge_pending.popitem(last=False)
+                self.stats.judge_dropped += 1
+        if self.judge_pending:
             self._kick()
 
     def _remember(self, uri: str, lines: Iterable[int]) -> None:
@@ -145,21 +188,42 @@ class Ahead:
     async def _drain(self) -> None:
         try:
             await asyncio.sleep(DEBOUNCE_S)
-            while self.pending:
+            while self.pending or self.judge_pending:
                 store = self.server.store.current
                 if store is None:  # not open yet: POOL_READY kicks the drain again
                     return
-                batch = [self.pending.popitem(last=False)[0] for _ in range(min(BATCH, len(self.pending)))]
-                moments = self.moments(batch)
-                if not moments:
-                    continue
-                self.stats.jobs += 1
-                texts = await self.server.workers.run(warm_all, store, moments, background=True)
-                self.stats.warmed += len(moments)
-                self.stats.texts += texts
-                logger.debug("embedded ahead: %d moments, %d query texts", len(moments), texts)
+                if self.pending:  # embedding first: it is quick and every hover gains from it
+                    await self._warm(store)
+                else:
+                    await self._judge_one(store)
         finally:
             self.idle.set()
+
+    async def _warm(self, store: MemoryStore) -> None:
+        batch = [self.pending.popitem(last=False)[0] for _ in range(min(BATCH, len(self.pending)))]
+        moments = self.moments(batch)
+        if not moments:
+            return
+        self.stats.jobs += 1
+        texts = await self.server.workers.run(warm_all, store, moments, background=True)
+        self.stats.warmed += len(moments)
+        self.stats.texts += texts
+        logger.debug("embedded ahead: %d moments, %d query texts", len(moments), texts)
+
+    async def _judge_one(self, store: MemoryStore) -> None:
+        position = self.judge_pending.popitem(last=False)[0]
+        judge = self.server.judge()
+        if judge is None:  # switched off meanwhile
+            self.judge_pending.clear()
+            return
+        moments = self.moments([position])
+        if not moments:
+            return
+        searcher = await self.server.searcher(store)
+        options = self.server.recall_options()
+        verdict = await self.server.workers.run(judge.judge, searcher, moments[0], options, background=True)
+        if verdict is not None:
+            logger.debug("judged ahead: kept %d of %d candidates", len(verdict.keep), verdict.judged)
 
     def moments(self, positions: Sequence[Position]) -> list[Moment]:
         """The moments the hover would build at ``positions`` now, those with evidence only."""
