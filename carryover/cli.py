@@ -12,15 +12,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
-import attrs
-
+from carryover.local.protocol import ListArgs, ReadArgs, SearchArgs, ShowArgs
 from carryover.pool.config import ConfigError, StoreConfig, load_config
-from carryover.pool.embedding import EmbedderError
 from carryover.pool.errors import MemoryNotFound, PoolError
-from carryover.pool.jsonl import memory_to_json
 from carryover.pool.locking import PoolBusy
-from carryover.pool.records import Kind, Memory, MemoryDraft, Provenance, SearchHit, Status
-from carryover.recall.moment import Diagnostic, FailedRun, Moment, RecallOptions, suggest
+from carryover.pool.records import Kind, Memory, MemoryDraft, Provenance, Status
 
 if TYPE_CHECKING:
     from carryover.pool.store import MemoryStore
@@ -62,39 +58,6 @@ class TerminalSafeWriter(io.TextIOBase):
 
 def _emit(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def hit_to_json(hit: SearchHit) -> dict[str, Any]:
-    """The documented, stable form of one search hit (see README, "JSON output")."""
-    memory = hit.memory
-    return {
-        "id": memory.id,
-        "kind": memory.kind.value,
-        "title": memory.title,
-        "description": memory.description,
-        "content": memory.content,
-        "languages": list(memory.languages),
-        "tools": list(memory.tools),
-        "outcome": memory.outcome.value,
-        "status": memory.status.value,
-        "score": hit.score,
-        "why": {
-            "similarity": hit.why.similarity,
-            "abstraction_weight": hit.why.abstraction_weight,
-            "feedback": hit.why.feedback,
-            "guard": hit.why.guard,
-            "pinned": hit.why.pinned,
-        },
-    }
-
-
-def _languages_label(memory: Memory) -> str:
-    return ", ".join(memory.languages) or "any language"
-
-
-def _print_memory_line(memory: Memory) -> None:
-    status = "" if memory.status is Status.ACTIVE else f" [{memory.status.value}]"
-    print(f"{memory.id}  {memory.kind.value:<10} {memory.outcome.value:<7} {memory.title}{status}")
 
 
 # ----- commands ---------------------------------------------------------------------------------
@@ -164,102 +127,48 @@ def _output_text(value: str | None) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def search_moment(args: argparse.Namespace) -> Moment:
-    """The editor moment a search describes: QUERY as the line in question, with the diagnostics,
-    failing command and its output the flags give; what the hover would see at such a line."""
-    failed = None
-    if args.failed_command:
-        failed = FailedRun(args.failed_command, output=_output_text(args.output), exit_code=1)
-    elif args.output:
-        raise CommandError("--output needs --failed-command (the command that printed it)")
-    return Moment.of_text(
-        args.query,
-        language=args.language,
-        diagnostics=tuple(Diagnostic(message) for message in args.diagnostic),
-        failed_run=failed,
-        workspace=args.workspace,
-    )
-
-
-def cmd_search(store: MemoryStore, args: argparse.Namespace) -> int:
-    if not 1 <= args.k <= 50:
-        raise CommandError("--k must be between 1 and 50")
-    options = RecallOptions(k=args.k, kinds=tuple(Kind(kind) for kind in args.kind))
-    if args.min_score is not None:
-        options = attrs.evolve(options, min_score=args.min_score, threshold=args.min_score)
-    suggestions = suggest(store, search_moment(args), options)
-    if args.json:
-        _emit(
-            {
-                "query": args.query,
-                "language": args.language,
-                "hits": [{**hit_to_json(item.hit), "basis": item.basis} for item in suggestions],
-            }
+def read_args(args: argparse.Namespace) -> ReadArgs:
+    """What a read command was asked, as the local socket carries it (``--output`` read here: the
+    daemon never opens the caller's files or stdin)."""
+    if args.command == "search":
+        output = args.output or ""
+        if args.failed_command:
+            output = _output_text(args.output)
+        return SearchArgs(
+            query=args.query,
+            language=args.language,
+            diagnostics=tuple(args.diagnostic),
+            failed_command=args.failed_command,
+            output=output,
+            kinds=tuple(args.kind),
+            workspace=args.workspace,
+            k=args.k,
+            min_score=args.min_score,
+            json=args.json,
         )
-        return 0
-    if not suggestions:
-        print("no memory applies")
-        return 0
-    for rank, item in enumerate(suggestions, start=1):
-        hit = item.hit
-        memory = hit.memory
-        label = f"[{memory.kind.value}, {memory.outcome.value}]"
-        print(f"{rank}. {label} {memory.title}  (score {hit.score:.3f})")
-        print(
-            f"   {memory.id} · learned in {_languages_label(memory)} · {hit.why.guard}"
-            f"{' · pinned' if hit.why.pinned else ''} · for {item.basis}"
-        )
-        if memory.description:
-            print(f"   {memory.description}")
-        if memory.content and memory.kind is Kind.INSIGHT:
-            print(f"   {memory.content}")
-    return 0
+    if args.command == "show":
+        return ShowArgs(id=args.id, json=args.json)
+    return ListArgs(kind=args.kind, status=args.status, limit=args.limit, json=args.json)
 
 
-def cmd_list(store: MemoryStore, args: argparse.Namespace) -> int:
-    memories = store.list_memories(
-        kind=Kind(args.kind) if args.kind else None,
-        status=Status(args.status) if args.status else None,
-        limit=args.limit,
-    )
-    if args.json:
-        _emit([memory_to_json(memory) for memory in memories])
-        return 0
-    for memory in memories:
-        _print_memory_line(memory)
-    if not memories:
-        print("no memories")
-    return 0
+def run_read(config: StoreConfig, args: argparse.Namespace) -> int:
+    """A read command: through the pool's running daemon when one answers (carryover/local), else
+    here; the same function prints the answer either way (carryover/local/reads.py)."""
+    request = read_args(args)
+    answer = None
+    if not args.no_daemon:
+        from carryover.local.client import ask
+        from carryover.local.protocol import ReadRequest, config_digest
 
+        answer = ask(config.pool_dir, ReadRequest(args=request, config=config_digest(config)))
+    if answer is None:
+        from carryover.local.reads import answer as answer_here
 
-def cmd_show(store: MemoryStore, args: argparse.Namespace) -> int:
-    memory = store.get_required(store.resolve_id(args.id))
-    if args.json:
-        _emit(memory_to_json(memory))
-        return 0
-    print(f"# {memory.title}")
-    print(f"{memory.kind.value} · {memory.outcome.value} · {memory.status.value} · {memory.scope.value}")
-    print(f"languages: {_languages_label(memory)}; tools: {', '.join(memory.tools) or '-'}")
-    if memory.description:
-        print(f"\n{memory.description}")
-    if memory.content:
-        print(f"\n{memory.content}")
-    if memory.when_not:
-        print(f"\nWhen not to use: {memory.when_not}")
-    if memory.check_command:
-        print(f"Check: {memory.check_command}")
-    provenance = memory.provenance
-    print(
-        f"\nid {memory.id}; from {provenance.source}"
-        f"{' in ' + provenance.workspace if provenance.workspace else ''}; "
-        f"created {memory.created_at:%Y-%m-%d %H:%M} UTC; merged {memory.merged_count}×; "
-        f"helpful {memory.helpful}, unhelpful {memory.unhelpful}"
-    )
-    if provenance.episode_ids:
-        print(f"episodes: {', '.join(provenance.episode_ids)}")
-    if memory.reject_reason:
-        print(f"rejected because: {memory.reject_reason}")
-    return 0
+        answer = answer_here(_open_store(config), request)
+    sys.stdout.write(terminal_safe(answer.stdout))
+    sys.stdout.flush()
+    sys.stderr.write(terminal_safe(answer.stderr))
+    return answer.code
 
 
 def _status_command(
@@ -363,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carryover", description="A memory for people who write code.")
     parser.add_argument("--db", metavar="PATH", help="pool directory (default: $CARRYOVER_HOME/pool)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument(
+        "--no-daemon",
+        action="store_true",
+        help="run search, show and list in this process, never through a running `carryover serve`",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_write_commands(commands)
     _add_read_commands(commands)
@@ -415,19 +329,19 @@ def _add_read_commands(commands: Subcommands) -> None:
         "--min-score", type=float, help="show only memories scoring at least this (0-1; default 0)"
     )
     search.add_argument("--json", action="store_true")
-    search.set_defaults(handler=cmd_search)
+    search.set_defaults(read=True)
 
     listing = commands.add_parser("list", help="list memories, newest first")
     listing.add_argument("--kind", choices=KIND_CHOICES)
     listing.add_argument("--status", choices=STATUS_CHOICES)
     listing.add_argument("--limit", type=int)
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=cmd_list)
+    listing.set_defaults(read=True)
 
     show = commands.add_parser("show", help="show one memory with its provenance")
     show.add_argument("id", help="an id or a unique prefix of one")
     show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=cmd_show)
+    show.set_defaults(read=True)
 
 
 def _add_feedback_commands(commands: Subcommands) -> None:
@@ -508,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if config_handler is not None:
             handled: int = config_handler(config, args)
             return handled
+        if getattr(args, "read", False):
+            return run_read(config, args)
         store = _open_store(config)
         stdout, stderr = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = TerminalSafeWriter(stdout), TerminalSafeWriter(stderr)
@@ -520,9 +436,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryNotFound as error:
         print(f"carryover: no memory {error.args[0]}", file=sys.stderr)
         return 1
-    except (CommandError, ConfigError, EmbedderError, PoolError, PoolBusy, ValueError) as error:
+    except (CommandError, ConfigError, PoolError, PoolBusy, ValueError) as error:
         print(f"carryover: error: {error}", file=sys.stderr)
         return 1
+    except Exception as error:
+        if not _is_embedder_error(error):
+            raise
+        print(f"carryover: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _is_embedder_error(error: Exception) -> bool:
+    """An EmbedderError, without importing the embedders (numpy) for commands that never embed: an
+    error of that class exists only once its module was imported."""
+    base = sys.modules.get("carryover.pool.embedding.base")
+    return base is not None and isinstance(error, base.EmbedderError)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,18 @@ LAYERS: dict[str, frozenset[str]] = {
     "carryover.pool": frozenset({"carryover.vocabulary"}),
     "carryover.pipeline": frozenset({"carryover.vocabulary", "carryover.pool"}),
     "carryover.recall": frozenset({"carryover.vocabulary", "carryover.pool"}),
+    "carryover.local": frozenset({"carryover.vocabulary", "carryover.pool", "carryover.recall"}),
     "carryover.mcp": frozenset(
         {"carryover.vocabulary", "carryover.pool", "carryover.recall", "carryover.pipeline"}
     ),
     "carryover.lsp": frozenset(
-        {"carryover.vocabulary", "carryover.pool", "carryover.pipeline", "carryover.recall"}
+        {
+            "carryover.vocabulary",
+            "carryover.pool",
+            "carryover.pipeline",
+            "carryover.recall",
+            "carryover.local",
+        }
     ),
 }
 """For each layer, the other layers of the package it may import (``carryover.cli`` may import all)."""
