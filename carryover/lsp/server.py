@@ -19,6 +19,7 @@ from pygls.uris import to_fs_path
 
 from carryover.lsp.announce import Announcer, Change
 from carryover.lsp.editor_state import EditorState
+from carryover.lsp.local_socket import LocalSocket
 from carryover.lsp.log_bridge import ClientLogHandler
 from carryover.lsp.protocol import CarryoverProtocol
 from carryover.lsp.runtime import Background, StoreHandle, StoreUnavailable, Workers
@@ -120,6 +121,8 @@ class CarryoverServer(LanguageServer):
         self.sink: EventSink | None = None
         self.capture_service: CaptureService | None = None
         self.pool_dir: Path | None = None
+        self.local_socket = LocalSocket(self.store, self.workers, self.background)
+        """Answers ``carryover search``/``show``/``list`` once the pool is open (local_socket.py)."""
         self._team: TeamPool | None = None
         self.client_log = ClientLogHandler(self.window_log_message)
         self.analyses: dict[str, Any] = {}
@@ -156,6 +159,7 @@ class CarryoverServer(LanguageServer):
         future.set_result(store)
         if self.sink is None:
             self._start_sink(store)
+        self.local_socket.start(store.config.pool_dir)
         logger.info("memory pool ready: %s (%d memories)", store.config.pool_dir, count)
         self.notify_status("ready", f"memory pool ready ({count} memories)", memories=count)
         self.announcer.announce(Change.POOL_READY)
@@ -373,6 +377,7 @@ class CarryoverServer(LanguageServer):
     async def close(self) -> None:
         for task in self.debounced.values():
             task.cancel()
+        await self.local_socket.stop()
         await self.background.cancel_all()
         if self.sink is not None:
             await self.workers.run(self.sink.flush, 5.0)
