@@ -12,6 +12,17 @@ export interface Surfaces {
   diagnostics: boolean;
 }
 
+/** The judge (the daemon's recall/judge.py): a chat model that re-reads the top candidates of a
+ * diagnostic's or a failed run's moment in the background. Off unless enabled. */
+export interface JudgeSettings {
+  enabled: boolean;
+  endpoint: string;
+  model: string;
+  candidates: number;
+  timeoutMs: number;
+  maxTokens: number;
+}
+
 export interface ExtensionSettings {
   pythonPath: string;
   serverCommand: string[];
@@ -25,6 +36,8 @@ export interface ExtensionSettings {
   maxResults: number;
   capture: { terminal: boolean; diagnostics: boolean };
   logLevel: string;
+  embedAhead: boolean;
+  judge: JudgeSettings;
 }
 
 /** What the daemon accepts (server/settings.py: Settings), as sent in initializationOptions. The API
@@ -41,6 +54,8 @@ export interface DaemonSettings {
   maxResults: number;
   capture: boolean;
   logLevel: string;
+  embedAhead: boolean;
+  judge: JudgeSettings;
 }
 
 /** The daemon reads the endpoint's API key from this variable (server/distill/llm.py). */
@@ -69,6 +84,8 @@ export const DEFAULTS: ExtensionSettings = {
   maxResults: 3,
   capture: { terminal: true, diagnostics: true },
   logLevel: "info",
+  embedAhead: true,
+  judge: { enabled: false, endpoint: "", model: "", candidates: 30, timeoutMs: 8000, maxTokens: 400 },
 };
 
 const LOG_LEVELS = ["off", "error", "warning", "info", "debug"];
@@ -116,6 +133,15 @@ export function readSettings(config: ConfigurationLike): ExtensionSettings {
       diagnostics: bool(config.get("capture.diagnostics"), d.capture.diagnostics),
     },
     logLevel: LOG_LEVELS.includes(logLevel) ? logLevel : d.logLevel,
+    embedAhead: bool(config.get("embedAhead"), d.embedAhead),
+    judge: {
+      enabled: bool(config.get("judge.enabled"), d.judge.enabled),
+      endpoint: str(config.get("judge.endpoint"), d.judge.endpoint),
+      model: str(config.get("judge.model"), d.judge.model),
+      candidates: Math.round(num(config.get("judge.candidates"), d.judge.candidates, 20, 50)),
+      timeoutMs: Math.round(num(config.get("judge.timeoutMs"), d.judge.timeoutMs, 500, 60_000)),
+      maxTokens: Math.round(num(config.get("judge.maxTokens"), d.judge.maxTokens, 64, 2000)),
+    },
   };
 }
 
@@ -133,6 +159,8 @@ export function toDaemonSettings(settings: ExtensionSettings): DaemonSettings {
     maxResults: settings.maxResults,
     capture: settings.capture.terminal || settings.capture.diagnostics,
     logLevel: settings.logLevel,
+    embedAhead: settings.embedAhead,
+    judge: { ...settings.judge },
   };
 }
 

@@ -40,8 +40,16 @@ void test("settings: defaults, nested surfaces and capture, wrong types fall bac
   assert.equal(daemon.capture, true, "diagnostics capture still on");
   assert.equal(toDaemonSettings({ ...read, capture: { terminal: false, diagnostics: false } }).capture, false);
   assert.deepEqual(Object.keys(daemon).sort(), [
-    "capture", "endpoint", "exclude", "logLevel", "maxResults", "model", "relevanceThreshold", "scopes", "strongThreshold", "surfaces",
+    "capture", "embedAhead", "endpoint", "exclude", "judge", "logLevel", "maxResults", "model", "relevanceThreshold", "scopes",
+    "strongThreshold", "surfaces",
   ]);
+  assert.deepEqual(daemon.judge, DEFAULTS.judge, "the judge is off by default");
+  const judged = readSettings(
+    config({ "judge.enabled": true, "judge.endpoint": " http://127.0.0.1:9/v1 ", "judge.candidates": 99, "judge.timeoutMs": 2000 }),
+  );
+  assert.deepEqual(toDaemonSettings(judged).judge, {
+    enabled: true, endpoint: "http://127.0.0.1:9/v1", model: "", candidates: 30, timeoutMs: 2000, maxTokens: 400,
+  });
   // the key travels in the daemon's environment only, never in a message
   assert.ok(!JSON.stringify(daemon).includes("sk-test"));
   assert.equal(daemonEnvironment({ PATH: "/bin" }, "sk-test")[API_KEY_VARIABLE], "sk-test");
