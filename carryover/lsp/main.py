@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from carryover.lsp.server import CarryoverServer
     from carryover.pipeline.runner import AnyDistiller
 
 
@@ -88,24 +89,32 @@ def load_distiller(spec: str) -> AnyDistiller:
     return distiller  # type: ignore[no-any-return]
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str) -> logging.Handler:
     """stderr at ``level``, the only root handler (``carryover serve`` comes through the command line,
-    which configured its own); records already sent to the client as window/logMessage are not
-    printed again, since editors show stderr in the same channel."""
-    from carryover.lsp.log_bridge import not_sent_to_client
-
+    which configured its own). Returns the handler: ``skip_sent_to_client`` is added to it once the
+    server is imported (records sent to the client as window/logMessage are not printed again,
+    since editors show stderr in the same channel; before the server exists none are sent)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(level.upper())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(not_sent_to_client)
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # pygls logs every message body at INFO: keep it quiet unless debugging.
     logging.getLogger("pygls").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+    return handler
+
+
+def skip_sent_to_client(handler: logging.Handler) -> None:
+    from carryover.lsp.log_bridge import not_sent_to_client
+
+    handler.addFilter(not_sent_to_client)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (without the program name; None: sys.argv[1:]), serve until the client exits,
-    and return the exit status."""
+    and return the exit status.
+
+    On stdio, ``initialize`` is answered before pygls is imported (early.py); the server is built in
+    a thread meanwhile. Nothing heavy is imported on the way: keep it so (tests/test_startup.py)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.tcp and not args.allow_remote and not is_loopback(args.tcp[0]):
@@ -115,26 +124,32 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
     if args.allow_remote and not args.tcp:
         parser.error("--allow-remote goes with --tcp")
-    configure_logging(args.log_level)
-    from carryover.lsp.app import ServerOptions, create_server
-
+    handler = configure_logging(args.log_level)
     try:
         distiller = load_distiller(args.distiller) if args.distiller else None
     except (ImportError, AttributeError, ValueError, TypeError) as error:
         sys.stderr.write(f"carryover serve: {error}\n")
         return 2
-    options = ServerOptions(db=args.db, distiller=distiller)
+
+    def make_server() -> CarryoverServer:
+        from carryover.lsp.app import ServerOptions, create_server
+
+        return create_server(ServerOptions(db=args.db, distiller=distiller))
+
     if args.tcp:
         from carryover.lsp.transport import serve_tcp
 
+        skip_sent_to_client(handler)
         host, port = args.tcp
         if args.allow_remote and not is_loopback(host):
             logging.getLogger(__name__).warning("listening on %s: reachable from other machines", host)
         try:
-            serve_tcp(lambda: create_server(options), host, port)
+            serve_tcp(make_server, host, port)
         except OSError as error:
             sys.stderr.write(f"carryover serve: cannot listen on {host}:{port}: {error.strerror or error}\n")
             return 1
         return 0
-    create_server(options).start_io()
+    from carryover.lsp.early import serve_stdio_early
+
+    serve_stdio_early(make_server, on_built=lambda: skip_sent_to_client(handler))
     return 0

@@ -30,9 +30,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
-from pygls.io_ import StdoutWriter
-
-from carryover.lsp.protocol import envelope_error, error_response
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
@@ -392,6 +389,8 @@ def deliver(protocol: JsonRPCProtocol, body: bytes, note: str | None = None) -> 
     """Parse one body and hand it to the protocol; a body that is not a JSON-RPC 2.0 message is
     answered as JSON-RPC says (-32700 Parse error, -32600 Invalid Request) and logged in one line.
     Returns whether the body was JSON."""
+    from carryover.lsp.protocol import envelope_error, error_response
+
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as error:
@@ -419,6 +418,8 @@ def deliver(protocol: JsonRPCProtocol, body: bytes, note: str | None = None) -> 
 
 
 def _parse_error(protocol: JsonRPCProtocol, reason: str, note: str | None) -> None:
+    from carryover.lsp.protocol import error_response
+
     logger.warning("parse error: %s%s", reason, f" ({note})" if note else "")
     protocol._send_data(error_response(None, PARSE_ERROR, f"Parse error: {reason}"))
 
@@ -428,7 +429,7 @@ def _short(error: BaseException) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _log(event: Fault | HttpRequest) -> None:
+def log_fault(event: Fault | HttpRequest) -> None:
     logger.warning("%s", event.message)
 
 
@@ -470,11 +471,11 @@ class _Reader(asyncio.Protocol):
                 if not deliver(self.protocol, event.data, event.note):
                     self.framer.quiet()
             elif isinstance(event, HttpRequest):
-                _log(event)
+                log_fault(event)
                 if self.transport is not None:
                     self.transport.close()
             else:
-                _log(event)
+                log_fault(event)
 
 
 # ----- stdio ---------------------------------------------------------------------------------------
@@ -493,6 +494,8 @@ def serve_stdio(
 ) -> None:
     """Serve the client on stdin/stdout until the input ends or the client says exit (which raises
     SystemExit with LSP's exit code, as pygls does)."""
+    from pygls.io_ import StdoutWriter
+
     server._stop_event = threading.Event()
     server.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
     try:
