@@ -241,6 +241,7 @@ def measure(pool: Path, workspace: Path, runs: int) -> dict[str, Any]:
         add("floor: python -c pass", wall([sys.executable, "-c", "pass"]))
         add("floor: import pygls.lsp.server", wall([sys.executable, "-c", "import pygls.lsp.server"]))
         add("floor: import lancedb", wall([sys.executable, "-c", "import lancedb"]))
+        add("floor: import carryover.cli", wall([sys.executable, "-c", "import carryover.cli"]))
         add("cli search (no daemon)", wall(cli(pool, "search", QUERY, "--language", "typescript"), env))
         add("cli show (no daemon)", wall(cli(pool, "show", some_id), env))
         add("cli list (no daemon)", wall(cli(pool, "list", "--limit", "20"), env))
