@@ -37,17 +37,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from carryover.pool.redaction import redact_text
-from carryover.recall import ranker
 from carryover.recall.moment import (
     CandidateSource,
     Moment,
     RecallOptions,
     Searcher,
-    candidates_for,
     evidence_of,
-    pool_dir,
+    learned_order,
     query_texts,
-    rank_candidates,
     suggest,
 )
 from carryover.recall.retrieve import Suggestion
@@ -159,12 +156,7 @@ def offline_top(
         return None
     if not options.learned or not isinstance(store, CandidateSource):
         return None
-    ranked = candidates_for(store, moment, options)
-    if ranked is None:
-        return None
-    model = options.model or ranker.load_model()
-    correction = ranker.FeedbackModel.load(pool_dir(store)) if options.feedback else None
-    return rank_candidates(ranked, attrs.evolve(options, k=max(count, options.k)), model, correction)
+    return learned_order(store, moment, attrs.evolve(options, k=max(count, options.k)))
 
 
 def _trim(text: str, limit: int) -> str:

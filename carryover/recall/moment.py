@@ -366,9 +366,16 @@ def suggest(store: Searcher, moment: Moment, options: RecallOptions | None = Non
         return []
     if not options.learned or not isinstance(store, CandidateSource):
         return merge(run_probes(store, probes_for(moment, options), options.scopes), options.k)
+    return learned_order(store, moment, options) or []
+
+
+def learned_order(store: CandidateSource, moment: Moment, options: RecallOptions) -> list[Suggestion] | None:
+    """The learned ranking's top ``options.k`` for ``moment`` (the pool's feedback correction
+    applied when ``options.feedback``); None when there is nothing to search for. No evidence rule:
+    the caller applies it."""
     ranked = candidates_for(store, moment, options)
     if ranked is None:
-        return []
+        return None
     model = options.model or ranker.load_model()
     correction = ranker.FeedbackModel.load(pool_dir(store)) if options.feedback else None
     return rank_candidates(ranked, options, model, correction)
