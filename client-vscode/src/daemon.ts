@@ -48,7 +48,12 @@ export class Daemon implements vscode.Disposable, CommandRunner {
   /** The managed environment's Python, once it is used. */
   managedPython: string | undefined;
   private key = "";
-  private starting: Promise<void> | undefined;
+  /** Start, stop and restart run one at a time, in the order asked: two restarts that overlapped
+   * (two settings changed at once) started two daemons, the second failing on its commands. */
+  private lifecycle: Promise<void> = Promise.resolve();
+  /** A restart asked for and not begun yet: a further request joins it (it reads the settings when it
+   * begins). */
+  private pendingRestart: Promise<void> | undefined;
   private stopping = false;
   private readyWaiters: (() => void)[] = [];
   private readonly changedEmitter = new vscode.EventEmitter<void>();
@@ -110,20 +115,45 @@ export class Daemon implements vscode.Disposable, CommandRunner {
     });
   }
 
-  /** Starts the daemon; never rejects (a failure is shown to the user and in the status bar). */
+  /** Starts the daemon unless one runs; never rejects (a failure is shown to the user and in the
+   * status bar). */
   start(): Promise<void> {
-    this.starting ??= this.doStart()
-      .catch((error: unknown) => {
-        this.failed(error);
-      })
-      .finally(() => {
-        this.starting = undefined;
-      });
-    return this.starting;
+    return this.inTurn(async () => {
+      if (!this.client) {
+        await this.startNow();
+      }
+    });
   }
 
-  async stop(): Promise<void> {
-    await this.starting?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.inTurn(() => this.stopNow());
+  }
+
+  restart(): Promise<void> {
+    this.pendingRestart ??= this.inTurn(async () => {
+      this.pendingRestart = undefined;
+      getLog().info("restarting the daemon");
+      await this.stopNow();
+      await this.startNow();
+    });
+    return this.pendingRestart;
+  }
+
+  private inTurn(operation: () => Promise<void>): Promise<void> {
+    const turn = this.lifecycle.then(operation);
+    this.lifecycle = turn.catch((error: unknown) => {
+      getLog().error(`the daemon's lifecycle: ${errorText(error)}`);
+    });
+    return this.lifecycle;
+  }
+
+  private async startNow(): Promise<void> {
+    await this.doStart().catch((error: unknown) => {
+      this.failed(error);
+    });
+  }
+
+  private async stopNow(): Promise<void> {
     const client = this.client;
     this.client = undefined;
     this.ready = false;
@@ -141,12 +171,6 @@ export class Daemon implements vscode.Disposable, CommandRunner {
       }
     }
     this.status.set("stopped");
-  }
-
-  async restart(): Promise<void> {
-    getLog().info("restarting the daemon");
-    await this.stop();
-    await this.start();
   }
 
   /** Runs a server command (workspace/executeCommand); `argument` is its one object argument. */
