@@ -258,3 +258,52 @@ def test_an_empty_mirror_of_a_new_pool(tmp_path: Path, minilm: Embedder) -> None
     assert store.candidates(store.embed_query(["anything"]), limit=5) == []
     mirror = VectorMirror(None, minilm.name, minilm.dimension)
     assert mirror.rows == 0 and not mirror.persist()
+
+
+class _WriteBeforeVectors:
+    """The table, with a write landing through it between the mirror's scan and its vector read (a
+    pin or feedback from the daemon's other thread, as seen in the editor tests)."""
+
+    def __init__(self, table: object, write: object) -> None:
+        self._table = table
+        self._write = write
+        self.scans = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._table, name)
+
+    def search(self, *args: object, **kwargs: object) -> object:
+        self.scans += 1
+        if self.scans == 2:
+            self._fire()
+        return self._table.search(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def take_row_ids(self, *args: object, **kwargs: object) -> object:
+        self._fire()
+        return self._table.take_row_ids(*args, **kwargs)  # type: ignore[attr-defined]
+
+    def _fire(self) -> None:
+        write, self._write = self._write, None
+        if callable(write):
+            write()
+
+
+def test_a_write_between_the_scan_and_the_vector_read_is_read_again(
+    pool: Path, minilm: Embedder, tmp_path: Path
+) -> None:
+    store = open_store(pool, minilm)
+    victim, kept = mirror_ids(store, QUERIES[0], limit=2)
+    table = _WriteBeforeVectors(store._memories, lambda: store.forget(victim))
+    mirror = VectorMirror(tmp_path / "fresh-mirror", store.meta.embedder, store.meta.dimension)
+
+    assert mirror.sync(table)
+
+    assert table.scans >= 3  # the first scan's rows moved: it scanned again
+    assert mirror.row_of(victim) is None
+    row = mirror.row_of(kept)
+    assert row is not None
+    assert mirror.version == store._memories.version
+    vector = store._memories.search().where(f"id = '{kept}'").select(["vector"]).to_arrow()["vector"][0]
+    assert np.array_equal(
+        mirror.matrix_rows(np.asarray([row]))[0], np.asarray(vector.as_py(), dtype=np.float32)
+    )

@@ -90,6 +90,14 @@ class MirrorFileError(ValueError):
     """A mirror file is missing, damaged or does not belong to this pool (it is rebuilt)."""
 
 
+class VectorsMoved(RuntimeError):
+    """Rows the scan saw were rewritten or removed before their vectors were read (a write landed in
+    between): the sync scans again."""
+
+
+SYNC_ATTEMPTS = 4
+
+
 def microseconds(value: datetime) -> int:
     """A naive-UTC timestamp as integer microseconds since the epoch (the table's timestamp[us])."""
     epoch = datetime(1970, 1, 1)
@@ -317,14 +325,21 @@ class VectorMirror:
                 return False
             if self.version is None and not self._ids:
                 self._load_files()
-            for _ in range(3):
+            for attempt in range(1, SYNC_ATTEMPTS + 1):
+                before = int(table.version)
                 scan = table.search().select(list(SCAN_COLUMNS)).with_row_id(True).limit(None).to_arrow()
-                after = int(table.version)
-                if after == version:
-                    break
-                version = after  # another thread checked out a newer version meanwhile: read again
-            self._apply_scan(table, scan)
-            self.version = version
+                last = attempt == SYNC_ATTEMPTS
+                if int(table.version) != before and not last:
+                    continue  # another thread checked out a newer version meanwhile: read again
+                try:
+                    self._apply_scan(table, scan)
+                except VectorsMoved:
+                    if last:
+                        raise
+                    continue
+                # a scan that raced a checkout keeps the older version: the next sync reads again
+                self.version = before
+                break
             self.has_index = any("vector" in index.columns for index in table.list_indices())
             return True
 
@@ -392,7 +407,7 @@ class VectorMirror:
                     out[target] = matrix[index]
                     seen[target] = True
         if not seen.all():
-            raise MirrorFileError(f"{int((~seen).sum())} vectors changed while the mirror read them")
+            raise VectorsMoved(f"{int((~seen).sum())} vectors changed while the mirror read them")
         return out
 
     def apply_write(self, before: int, after: int, added: Sequence[NewRow], merged: dict[str, int]) -> None:
