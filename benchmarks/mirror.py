@@ -156,7 +156,7 @@ def build(  # noqa: PLR0917
     fill_s = 0.0
     for start in range(0, len(bulk), batch):
         chunk = bulk[start : start + batch]
-        keys = [embedding_key(draft, store.config.embed_key) for draft in chunk]
+        keys = [embedding_key(draft, store.meta.embed_key) for draft in chunk]
         vectors = np.stack([known[key] for key in keys])
         started = time.perf_counter()
         with store._lock.hold():

@@ -419,7 +419,7 @@ def single_adds(store: Any, drafts: Sequence[MemoryDraft], embedder: Embedder, s
     from carryover.pool.store import embedding_key, redact_draft
 
     add_times = [timed(store.add, draft)[1] for draft in drafts]
-    keys = [embedding_key(redact_draft(d), store.config.embed_key) for d in drafts]
+    keys = [embedding_key(redact_draft(d), store.meta.embed_key) for d in drafts]
     embed_times = [timed(embedder.embed, [key])[1] for key in keys]
     stats.add_p50_ms = percentiles(add_times, (50,))[0]
     stats.add_embed_p50_ms = percentiles(embed_times, (50,))[0]

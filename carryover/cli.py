@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
 from carryover.local.protocol import ListArgs, ReadArgs, SearchArgs, ShowArgs
-from carryover.pool.config import ConfigError, StoreConfig, load_config
+from carryover.pool.config import EMBED_KEYS, ConfigError, StoreConfig, load_config
 from carryover.pool.errors import MemoryNotFound, PoolError
 from carryover.pool.locking import PoolBusy
 from carryover.pool.records import Kind, Memory, MemoryDraft, Provenance, Status
@@ -256,12 +256,13 @@ def cmd_optimize(store: MemoryStore, _args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_reembed(store: MemoryStore, _args: argparse.Namespace) -> int:
+def cmd_reembed(store: MemoryStore, args: argparse.Namespace) -> int:
     from carryover.pool.embedding.factory import make_embedder
 
     embedder = make_embedder(store.config.embedder)
-    count = store.reembed(embedder)
-    print(f"re-embedded {count} memories with {embedder.name}")
+    count = store.reembed(embedder, key=args.key)
+    print(f"re-embedded {count} memories with {embedder.name} ({store.meta.embed_key} of each memory)")
+    print("restart the editors' daemons on this pool: they keep the vectors they read until then")
     return 0
 
 
@@ -378,6 +379,11 @@ def _add_pool_commands(commands: Subcommands) -> None:
     stats.set_defaults(handler=cmd_stats)
 
     reembed = commands.add_parser("reembed", help="re-embed the pool with the configured embedder")
+    reembed.add_argument(
+        "--key",
+        choices=EMBED_KEYS,
+        help="what to embed of each memory from now on (default: the pool's own, see `carryover stats`)",
+    )
     reembed.set_defaults(handler=cmd_reembed)
 
     optimize = commands.add_parser("optimize", help="build or refresh the search index and compact the pool")

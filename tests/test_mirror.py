@@ -178,6 +178,7 @@ def test_the_mirror_files_are_reused_and_a_damaged_one_is_rebuilt(pool: Path, mi
 
     reopened = open_store(pool, minilm)
     assert {text: mirror_ids(reopened, text) for text in QUERIES} == expected
+    assert reopened._mirror is not None
     assert reopened._mirror.rebuilds == 0
 
     segment = directory / f"{manifest['segments'][0]['name']}.npy"
@@ -186,11 +187,13 @@ def test_the_mirror_files_are_reused_and_a_damaged_one_is_rebuilt(pool: Path, mi
     segment.write_bytes(bytes(data))
     damaged = open_store(pool, minilm)
     assert {text: mirror_ids(damaged, text) for text in QUERIES} == expected
+    assert damaged._mirror is not None
     assert damaged._mirror.rebuilds == 1
 
     (directory / MANIFEST).write_text("{not json")
     again = open_store(pool, minilm)
     assert {text: mirror_ids(again, text) for text in QUERIES} == expected
+    assert again._mirror is not None
     assert again._mirror.rebuilds == 1
 
 

@@ -78,7 +78,7 @@ def test_a_near_identical_memory_merges_and_unions_languages(store: MemoryStore)
     reworded = attrs.evolve(
         NONE_CHECK,
         title="Guard optional values before indexing into them.",
-        content="A different body: check for null first.",
+        content="Check for the empty value where it enters, and decide there whether to fail or default.",
         languages=["go"],
         provenance=Provenance(episode_ids=("ep-go",)),
     )
@@ -88,6 +88,20 @@ def test_a_near_identical_memory_merges_and_unions_languages(store: MemoryStore)
     assert memory.languages == ("go", "rust")
     assert memory.provenance.episode_ids == ("ep-go",)
     assert store.count() == 1
+
+
+def test_the_same_title_with_other_advice_merges_only_where_the_pool_embeds_no_content(
+    tmp_path: Path, minilm: Embedder
+) -> None:
+    other_advice = attrs.evolve(
+        NONE_CHECK, content="Wrap every access in try/except and log the KeyError.", languages=["go"]
+    )
+    whole_text = MemoryStore(pool_config(tmp_path / "all"), minilm)
+    whole_text.add(NONE_CHECK)
+    assert whole_text.add(other_advice).action == "added"
+    headline = MemoryStore(pool_config(tmp_path / "headline", embed_key="title+description"), minilm)
+    headline.add(NONE_CHECK)
+    assert headline.add(other_advice).action == "merged"
 
 
 def test_a_different_outcome_or_kind_never_merges(store: MemoryStore) -> None:

@@ -55,6 +55,10 @@ class EmbedderConfig:
     model_dir: str = ""
 
 
+EMBED_KEYS = ("title", "title+description", "all")
+DEFAULT_EMBED_KEY = "all"
+LEGACY_EMBED_KEY = "title+description"
+"""What a pool made before the key was recorded in pool.json embedded."""
 OBJECT_STORE_SCHEMES = ("s3", "s3+ddb", "gs", "az", "abfs", "abfss")
 """URI schemes of pools on object storage (LanceDB's object-store backends)."""
 
@@ -121,9 +125,9 @@ class StoreConfig:
     dedup_threshold: float = 0.95
     index_min_rows: int = 20_000
     refine_factor: int = 4
-    embed_key: str = attrs.field(
-        default="title+description", validator=attrs.validators.in_(("title", "title+description", "all"))
-    )
+    embed_key: str = attrs.field(default=DEFAULT_EMBED_KEY, validator=attrs.validators.in_(EMBED_KEYS))
+    """What a new pool embeds of each memory (``all``: title, description and content); a pool keeps
+    the key it was made with (pool.json) until ``carryover reembed --key`` moves it."""
     pool_uri: str = ""
     """The pool on object storage (``s3://bucket/pool``) when it is not the directory ``pool_dir``."""
     team: TeamConfig = attrs.field(factory=TeamConfig)
@@ -209,7 +213,7 @@ class _TopLevel:
     dedup_threshold: float = 0.95
     index_min_rows: int = 20_000
     refine_factor: int = 4
-    embed_key: str = "title+description"
+    embed_key: str = DEFAULT_EMBED_KEY
 
     def as_kwargs(self) -> dict[str, Any]:
         return attrs.asdict(self)

@@ -36,6 +36,7 @@ def pool_report(store: MemoryStore, perplexity: float = 30.0, plot: Path | None 
     report: dict[str, Any] = {
         "pool": str(store.config.pool_dir),
         "embedder": store.meta.embedder,
+        "embed_key": store.meta.embed_key,
         "counts": attrs.asdict(counts),
         "mixing": mixing,
         "mixing_label": "first language of each memory (memories with none are left out)",
@@ -54,7 +55,7 @@ def _fmt(value: float | None) -> str:
 def render_report(report: dict[str, Any]) -> str:
     counts = report["counts"]
     lines = [
-        f"pool {report['pool']} ({report['embedder']})",
+        f"pool {report['pool']} ({report['embedder']}, embedding {report['embed_key']} of each memory)",
         f"{counts['total']} memories; merged duplicates {counts['merged']}; "
         f"feedback: {counts['helpful']} helpful, {counts['unhelpful']} unhelpful",
     ]

@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -15,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 import attrs
 import numpy as np
 
-from carryover.pool.config import StoreConfig
+from carryover.pool.config import EMBED_KEYS, LEGACY_EMBED_KEY, StoreConfig
 from carryover.pool.embedding import CachedEmbedder, Embedder
 from carryover.pool.errors import (
     EmbedderMismatch,
@@ -99,6 +100,8 @@ class PoolMeta:
     embedder: str
     dimension: int
     created_at: str
+    embed_key: str = LEGACY_EMBED_KEY
+    """What is embedded of each memory (``embedding_key``); every vector of the pool uses it."""
 
 
 @attrs.frozen
@@ -183,6 +186,7 @@ class MemoryStore:
         """The directory or the object-store URI (``s3://bucket/pool``) of the pool."""
         self.remote = config.remote
         self._lock: PoolLock
+        self._mirror: VectorMirror | None = None
         try:
             self._open()
         except OSError as error:  # the file system refused (read-only, full, permissions): said plainly
@@ -211,6 +215,15 @@ class MemoryStore:
                     raise PoolReadError(f"the pool at {self.location} cannot be opened: {error}") from error
                 raise PoolCorrupt(f"the pool at {self._dir} cannot be opened: {error}") from error
             self._migrate()
+        if self.meta.embed_key != self.config.embed_key:
+            logger.info(
+                "the pool at %s embeds %s of each memory (configured for new pools: %s); "
+                "`carryover reembed --key %s` moves it",
+                self.location,
+                self.meta.embed_key,
+                self.config.embed_key,
+                self.config.embed_key,
+            )
 
     # ----- opening -------------------------------------------------------------------------------
 
@@ -270,6 +283,7 @@ class MemoryStore:
             embedder=self.embedder.name,
             dimension=self.embedder.dimension,
             created_at=utcnow().isoformat(timespec="seconds"),
+            embed_key=self.config.embed_key,
         )
 
     def _parse_meta(self, raw: Any, where: str) -> PoolMeta:
@@ -279,9 +293,12 @@ class MemoryStore:
                 embedder=str(raw["embedder"]),
                 dimension=int(raw["dimension"]),
                 created_at=str(raw.get("created_at", "")),
+                embed_key=str(raw.get("embed_key") or LEGACY_EMBED_KEY),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise PoolCorrupt(f"{where} is not a valid pool description ({error})") from error
+        if meta.embed_key not in EMBED_KEYS:
+            raise PoolCorrupt(f"{where} names an unknown embedding key {meta.embed_key!r}")
         if meta.schema_version > SCHEMA_VERSION:
             raise PoolVersionError(
                 f"the pool at {self.location} was written by a newer Carryover (schema version "
@@ -387,7 +404,7 @@ class MemoryStore:
             return []
         self._require_matching_embedder()
         clean = [redact_draft(draft) for draft in drafts]
-        keys = [embedding_key(draft, self.config.embed_key) for draft in clean]
+        keys = [embedding_key(draft, self.meta.embed_key) for draft in clean]
         vectors = np.ascontiguousarray(self._raw_embedder.embed(keys), dtype=np.float32)
         with self._lock.hold():
             self._refresh(force=True)
@@ -769,7 +786,7 @@ class MemoryStore:
         """The vector mirror of this pool at the table's checked-out version (made on first use,
         made again when the pool's embedder changed)."""
         with _MIRROR_CREATION:
-            mirror: VectorMirror | None = getattr(self, "_mirror", None)
+            mirror = self._mirror
             wanted = (self.meta.embedder, self.meta.dimension)
             if mirror is None or (mirror.embedder, mirror.dimension) != wanted:
                 directory = None if self.remote else self._dir / MIRROR_DIR
@@ -842,27 +859,44 @@ class MemoryStore:
         return f"compacted and indexed {unindexed} new memories"
 
     @storage_errors
-    def reembed(self, embedder: Embedder, batch_size: int = 256) -> int:
-        """Re-embed every memory with ``embedder`` and make it the pool's embedder. Returns the count."""
+    def reembed(self, embedder: Embedder, key: str | None = None, batch_size: int = 256) -> int:
+        """Re-embed every memory with ``embedder`` (and, given ``key``, a new embedding key) and make
+        them the pool's. Returns the count."""
         import pyarrow as pa
 
+        key = key or self.meta.embed_key
+        if key not in EMBED_KEYS:
+            raise ValueError(f"unknown embedding key {key!r} (one of {', '.join(EMBED_KEYS)})")
         with self._lock.hold():
             self._refresh(force=True)
             rows = self._memories.search().limit(None).to_arrow().to_pylist()
             new_model = memory_row_model(embedder.dimension)
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start : start + batch_size]
+                for row in chunk:
+                    row["embedding_key"] = embedding_key(row_to_memory(row), key)
                 vectors = embedder.embed([row["embedding_key"] for row in chunk])
                 for row, vector in zip(chunk, vectors, strict=True):
                     row["vector"] = np.asarray(vector, dtype=np.float32).tolist()
                     row["embedder"] = embedder.name
             data = pa.Table.from_pylist(rows, schema=new_model.to_arrow_schema())
             self._memories = self._db.create_table(MEMORIES_TABLE, data=data, mode="overwrite")
-            self.meta = attrs.evolve(self.meta, embedder=embedder.name, dimension=embedder.dimension)
+            self.meta = attrs.evolve(
+                self.meta, embedder=embedder.name, dimension=embedder.dimension, embed_key=key
+            )
             self._write_meta(self.meta)
             self._raw_embedder = embedder
             self.embedder = CachedEmbedder(embedder)
+            self._forget_mirror()
         return len(rows)
+
+    def _forget_mirror(self) -> None:
+        """Every vector changed under unchanged row stamps: the mirror (in memory and on disk) starts
+        again from the table."""
+        with _MIRROR_CREATION:
+            self._mirror = None
+            if not self.remote:
+                shutil.rmtree(self._dir / MIRROR_DIR, ignore_errors=True)
 
     def counts(self) -> PoolCounts:
         memories = self.list_memories()

@@ -450,7 +450,7 @@ class TeamPool:
         import numpy as np
         import pyarrow as pa
 
-        key = embedding_key(draft, store.config.embed_key)
+        key = embedding_key(draft, store.meta.embed_key)
         vector = np.asarray(store.embedder.embed([key])[0], dtype=np.float32)
         now = utcnow()
         provenance = draft.provenance
