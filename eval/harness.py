@@ -44,7 +44,7 @@ from carryover.vocabulary import languages
 from eval.bm25 import BM25
 from eval.metrics import Judgement, Scores, score
 from eval.report import render
-from eval.variants import VARIANTS, Variant
+from eval.variants import PRODUCT_DROP, VARIANTS, Variant
 
 DATA = Path(__file__).resolve().parent / "data"
 BLIND = DATA / "blind"
@@ -304,12 +304,13 @@ def prepare_training(queries: Sequence[EvalQuery], pool: Pool) -> Training:
 
 
 def cv_objective(training: Training, queries: Sequence[EvalQuery], pool: Pool, **params: float) -> Scores:
-    models = training.out_of_fold((), **params)
+    models = training.out_of_fold(PRODUCT_DROP, **params)
     runs = []
     for query in queries:
         if query.id not in training.ranked:
             continue
         found = training.ranked[query.id]
+        found = attrs.evolve(found, rows=dropped(found.rows, PRODUCT_DROP))
         order = rank_candidates(found, RecallOptions(k=RANKED), models[query.id])
         runs.append(([s.memory_id for s in order], judgement(query, pool)))
     return score(runs)
@@ -440,11 +441,12 @@ def eval_config(workdir: Path) -> StoreConfig:
 
 
 def _train(training: Training, path: Path, log: Sequence[str]) -> int:
-    model = training.fit(sorted(training.ranked))
+    model = training.fit(sorted(training.ranked), PRODUCT_DROP)
     model = attrs.evolve(
         model,
         trained_on=f"eval dev split, {len(training.ranked)} queries; l2={training.l2:g}, "
-        f"misleading weight {training.misleading_weight:g} chosen by {FOLDS}-fold CV",
+        f"misleading weight {training.misleading_weight:g} chosen by {FOLDS}-fold CV; "
+        f"without {', '.join(PRODUCT_DROP)}",
     )
     model.save(path)
     print("\n".join(log))
@@ -459,7 +461,7 @@ def _models(
     name: str, training: Training, shipped: ranker.RankerModel
 ) -> dict[str, dict[str, ranker.RankerModel] | ranker.RankerModel]:
     """Per ranker variant (by its dropped features): on dev the out-of-fold models, elsewhere the
-    model trained on all of dev (the shipped one when nothing is dropped)."""
+    model trained on all of dev (the shipped one for the product's features)."""
     drops = dict.fromkeys(",".join(variant.drop) for variant in VARIANTS if variant.mode == "ranker")
     models: dict[str, dict[str, ranker.RankerModel] | ranker.RankerModel] = {}
     for drop in drops:
@@ -467,7 +469,7 @@ def _models(
         if name == "dev":
             models[drop] = training.out_of_fold(names)
         else:
-            models[drop] = shipped if not names else training.fit(sorted(training.ranked), names)
+            models[drop] = shipped if names == PRODUCT_DROP else training.fit(sorted(training.ranked), names)
     return models
 
 
