@@ -37,6 +37,7 @@ from eval.harness import (
     prepare_training,
 )
 from eval.metrics import Scores, score
+from eval.variants import PRODUCT_DROP
 
 
 def _scores(
@@ -109,7 +110,7 @@ def replay(
         else:
             pool = build_pool(workdir / f"replay-{name}", load_pool(DATA / "pool.jsonl"), embedder, config)
             chosen = [query for query in queries if query.split == name]
-            models = training.out_of_fold() if name == "dev" else shipped
+            models = training.out_of_fold(PRODUCT_DROP) if name == "dev" else shipped
         pool = attrs.evolve(pool)
         for step, scores in replay_split(chosen, pool, models):
             lines.append(
