@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
+import numpy as np
 
 from carryover.pool.config import StoreConfig
 from carryover.pool.embedding.base import Embedder
@@ -75,8 +76,9 @@ def replay_split(
         shown = rank_candidates(found, options, model)
         for suggestion in shown:
             if suggestion.memory_id in truth.misleading and suggestion.memory_id not in rejected:
-                row = found.rows[[memory.id for memory in found.memories].index(suggestion.memory_id)]
-                correction.learn(model, row, 0.0)
+                index = [memory.id for memory in found.memories].index(suggestion.memory_id)
+                others = np.delete(found.rows, index, axis=0)
+                correction.learn(model, found.rows[index], 0.0, others)
                 rejected.add(suggestion.memory_id)
     learned_only = _scores(rest, pool, models, correction)
     for memory_id in rejected:

@@ -99,19 +99,46 @@ def test_the_shipped_model_loads_and_explains() -> None:
 
 def test_a_rejection_lowers_what_it_was_shown_with_and_persists(tmp_path: Path) -> None:
     model = ranker.load_model()
+    column = ranker.FEATURES.index
     row = np.zeros(len(ranker.FEATURES))
-    row[ranker.FEATURES.index("kind_workflow")] = 1.0
-    row[ranker.FEATURES.index("bm25")] = 1.0
+    row[column("kind_workflow")] = 1.0
+    row[column("bm25")] = 1.0
+    other = np.zeros(len(ranker.FEATURES))
+    other[column("kind_insight")] = 1.0
+    other[column("bm25")] = 0.9
     correction = ranker.FeedbackModel()
-    before = float(model.logits(row[None, :])[0])
-    correction.learn(model, row, 0.0)
-    after = float(model.logits(row[None, :], correction.delta)[0])
-    assert after < before
+    before = float(model.logits(row[None, :])[0] - model.logits(other[None, :])[0])
+    correction.learn(model, row, 0.0, other[None, :])
+    after = float(
+        model.logits(row[None, :], correction.delta)[0] - model.logits(other[None, :], correction.delta)[0]
+    )
+    assert after < before  # the rejected memory fell against the moment's other candidate
+    for name in ranker.SIMILARITY_FEATURES:  # closeness still counts as much as before
+        assert correction.delta[column(name)] == 0.0
     correction.save(tmp_path)
     loaded = ranker.FeedbackModel.load(tmp_path)
     assert loaded.events == 1 and np.allclose(loaded.delta, correction.delta)
     (tmp_path / ranker.FEEDBACK_FILE).write_text("not json")
     assert ranker.FeedbackModel.load(tmp_path).events == 0
+
+
+def test_a_pin_raises_the_memory_against_the_others_and_a_lone_candidate_teaches_nothing() -> None:
+    model = ranker.load_model()
+    column = ranker.FEATURES.index
+    row = np.zeros(len(ranker.FEATURES))
+    row[column("kind_summary")] = 1.0
+    others = np.zeros((3, len(ranker.FEATURES)))
+    others[:, column("kind_insight")] = 1.0
+    correction = ranker.FeedbackModel()
+    before = float(model.logits(row[None, :])[0] - model.logits(others[:1])[0])
+    correction.learn(model, row, 1.0, others)
+    assert (
+        float(model.logits(row[None, :], correction.delta)[0] - model.logits(others[:1], correction.delta)[0])
+        > before
+    )
+    alone = ranker.FeedbackModel()
+    alone.learn(model, row, 1.0, np.zeros((0, len(ranker.FEATURES))))
+    assert alone.events == 0 and not alone.delta.any()
 
 
 def test_evidence_is_a_diagnostic_a_failed_run_or_a_code_situation() -> None:

@@ -117,6 +117,36 @@ async def test_quick_fix_on_a_diagnostic_inserts_the_guard(session: Session) -> 
         assert isinstance(argument, dict) and argument["memoryId"].startswith("mem_")
 
 
+async def test_a_rejection_from_a_code_action_teaches_the_ranking(session: Session) -> None:
+    client = session.client
+    uri = open_document(client, session.workspace / "taught.py", LOOKUP, "python")
+    diagnostic = lsp.Diagnostic(
+        range=lsp.Range(start=lsp.Position(line=1, character=12), end=lsp.Position(line=1, character=30)),
+        message="TypeError: 'NoneType' object is not subscriptable",
+        severity=lsp.DiagnosticSeverity.Error,
+        source="python",
+    )
+    actions = await code_actions(client, uri, 1, [diagnostic])
+    (reject,) = [a for a in titled(actions, "Reject this memory") if GUARD[:20] in a.title]
+    assert reject.command is not None and reject.command.arguments is not None
+    argument = reject.command.arguments[0]
+    assert argument["uri"] == uri and argument["line"] == 1
+    learned = session.pool / "ranker-feedback.json"
+    assert (session.pool / "pool.json").exists() and not learned.exists()
+    try:
+        rejected = await command(client, "carryover.reject", {**argument, "reason": "Outdated"})
+        assert rejected["rejected"] is True
+        saved = json.loads(learned.read_text(encoding="utf-8"))
+        assert saved["events"] == 1 and any(value != 0.0 for value in saved["delta"])
+        # a pin with no place it was shown (the views, the CLI) changes the status and teaches nothing
+        await command(client, "carryover.restore", {"memoryId": argument["memoryId"]})
+        await command(client, "carryover.pin", {"memoryId": argument["memoryId"]})
+        assert json.loads(learned.read_text(encoding="utf-8"))["events"] == 1
+    finally:
+        learned.unlink(missing_ok=True)
+        await command(client, "carryover.restore", {"memoryId": argument["memoryId"]})
+
+
 async def test_run_validation_is_returned_not_run(session: Session) -> None:
     client = session.client
     uri = open_document(client, session.workspace / "lib.rs", "fn parse() -> u32 {\n    1\n}\n", "rust")

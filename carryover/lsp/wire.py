@@ -112,6 +112,9 @@ class StatusParams:
 @attrs.define
 class MemoryRef:
     memory_id: str
+    uri: str | None = None
+    """With ``line``: where the memory was shown (a code action), so that a pin teaches the ranking."""
+    line: int | None = None
 
 
 @attrs.define
@@ -126,6 +129,10 @@ class RejectArgs:
     memory_id: str
     reason: str | None = None
     """None: ask the user for a reason (window/showMessageRequest)."""
+    uri: str | None = None
+    """With ``line``: where the memory was shown (a code action), so that the rejection teaches the
+    ranking."""
+    line: int | None = None
 
 
 @attrs.define

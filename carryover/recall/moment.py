@@ -207,6 +207,7 @@ def basis_of(moment: Moment, evidence: Sequence[str]) -> str:
 
 _FAMILIES: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
 _FAMILIES_LOCK = threading.Lock()
+_FEEDBACK_LOCK = threading.Lock()
 _FAMILIES_CAPACITY = 4096
 
 
@@ -379,3 +380,31 @@ def learned_order(store: CandidateSource, moment: Moment, options: RecallOptions
     model = options.model or ranker.load_model()
     correction = ranker.FeedbackModel.load(pool_dir(store)) if options.feedback else None
     return rank_candidates(ranked, options, model, correction)
+
+
+def learn_from(store: CandidateSource, moment: Moment, memory_id: str, helped: bool) -> bool:
+    """The pool's feedback correction learns that the memory ``memory_id``, shown for ``moment``,
+    helped (a pin) or did not (a rejection): one pairwise step against the moment's other candidates,
+    saved beside the pool. Call it before the memory's status changes (a rejected memory is no
+    longer a candidate). False when nothing was learned (no pool folder, or not a candidate)."""
+    directory = pool_dir(store)
+    if directory is None:
+        return False
+    options = RecallOptions(k=CANDIDATES, evidence=False)
+    ranked = candidates_for(store, moment, options)
+    if ranked is None:
+        return False
+    ids = [memory.id for memory in ranked.memories]
+    if memory_id not in ids or len(ids) < 2:
+        return False
+    index = ids.index(memory_id)
+    with _FEEDBACK_LOCK:
+        correction = ranker.FeedbackModel.load(directory)
+        correction.learn(
+            ranker.load_model(),
+            ranked.rows[index],
+            1.0 if helped else 0.0,
+            np.delete(ranked.rows, index, axis=0),
+        )
+        correction.save(directory)
+    return True

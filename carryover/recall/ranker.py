@@ -10,9 +10,10 @@ gives each candidate a probability of helping; the "why this?" line names the fe
 contributed most.
 
 Feedback is training signal for the same model, per pool: each pin, rejection or vote on a memory
-that was shown is one example (the features it was shown with, and 1 for pin/helpful, 0 for
-reject/unhelpful); :class:`FeedbackModel` keeps a small correction of the weights learned from them
-(a few gradient steps, pulled back toward the shipped model) in ``ranker-feedback.json`` next to the
+that was shown is one pairwise example (the features it was shown with against the moment's other
+candidates: above them for pin/helpful, below for reject/unhelpful); :class:`FeedbackModel` keeps a
+small correction of the weights learned from them (one gradient step each, pulled back toward the
+shipped model) in ``ranker-feedback.json`` next to the
 pool, plus the memory's own vote balance as a feature.
 """
 
@@ -287,6 +288,14 @@ def fit(
     )
 
 
+SIMILARITY_FEATURES = ("cos_text", "cos_plan", "has_plan", "bm25")
+LEARNED_FROM_FEEDBACK = np.asarray([0.0 if name in SIMILARITY_FEATURES else 1.0 for name in FEATURES])
+"""Feedback corrects what a memory is (kind, outcome, language relation, problem kind, votes), never
+how much closeness counts: a rejected look-alike is close to the moment, as the right memory is."""
+FEEDBACK_NEIGHBOURS = 10
+"""A rejected (or pinned) memory is compared with the moment's next-best candidates, this many."""
+
+
 @attrs.define
 class FeedbackModel:
     """The pool's own correction of the shipped weights, learned from its pins, rejections and
@@ -295,13 +304,26 @@ class FeedbackModel:
 
     delta: np.ndarray = attrs.field(factory=lambda: np.zeros(len(FEATURES)))
     events: int = 0
-    learning_rate: float = 0.5
+    learning_rate: float = 0.1
     pull: float = 0.05
 
-    def learn(self, model: RankerModel, row: np.ndarray, label: float) -> None:
-        z = model.standardise(row[None, :])[0]
-        p = 1.0 / (1.0 + math.exp(-float(z @ (np.asarray(model.weights) + self.delta) + model.bias)))
-        self.delta = (1 - self.pull) * self.delta - self.learning_rate * (p - label) * z
+    def learn(self, model: RankerModel, row: np.ndarray, label: float, others: np.ndarray) -> None:
+        """One step on "the memory shown with ``row`` belongs above (label 1: a pin, a helpful vote) or
+        below (label 0: a rejection, an unhelpful vote) the moment's other candidates ``others``".
+        Pairwise: what the memory shares with the other candidates (being close to the moment, its
+        words) cancels, so rejecting a look-alike does not teach that closeness is bad."""
+        if not len(others):
+            return
+        weights = np.asarray(model.weights) + self.delta
+        others = np.atleast_2d(others)
+        nearest = others[np.argsort(-model.logits(others, self.delta))[:FEEDBACK_NEIGHBOURS]]
+        differences = model.standardise(row[None, :])[0] - model.standardise(nearest)
+        sign = 1.0 if label >= 0.5 else -1.0
+        margins = np.clip(sign * (differences @ weights), -30.0, 30.0)
+        gradient = -(sign / (1.0 + np.exp(margins)))[:, None] * differences
+        self.delta = (1 - self.pull) * self.delta - self.learning_rate * gradient.mean(
+            axis=0
+        ) * LEARNED_FROM_FEEDBACK
         self.events += 1
 
     @classmethod

@@ -137,11 +137,12 @@ def actions_for(
     diagnostic: lsp.Diagnostic | None,
     only: Sequence[str] | None,
     *,
+    line: int,
     feedback: bool = True,
     validation: Validation | None = None,
 ) -> list[lsp.CodeAction]:
-    """The actions for one memory (``feedback``: with pin / reject / why, once per memory;
-    ``validation``: the check to offer, see :func:`validation_for`)."""
+    """The actions for one memory shown at ``line`` (``feedback``: with pin / reject / why, once per
+    memory; ``validation``: the check to offer, see :func:`validation_for`)."""
     memory = suggestion.hit.memory
     title = short_title(memory)
     ref: dict[str, Any] = {"memoryId": memory.id}
@@ -208,9 +209,10 @@ def actions_for(
         "language": info.language,
         "workspace": info.workspace or None,
     }
+    shown_at = {**ref, "uri": info.uri, "line": diagnostic.range.start.line if diagnostic else line}
     for label, command, arguments in (
-        ("Pin this memory", CMD_PIN, ref),
-        ("Reject this memory", CMD_REJECT, ref),
+        ("Pin this memory", CMD_PIN, shown_at),
+        ("Reject this memory", CMD_REJECT, shown_at),
         ("Why this suggestion?", CMD_WHY, why_args),
     ):
         add(
@@ -281,5 +283,15 @@ def register(server: CarryoverServer) -> None:
             first = suggestion.memory_id not in memories
             memories.add(suggestion.memory_id)
             validation = checks.get(suggestion.memory_id)
-            actions.extend(actions_for(suggestion, info, target, only, feedback=first, validation=validation))
+            actions.extend(
+                actions_for(
+                    suggestion,
+                    info,
+                    target,
+                    only,
+                    line=params.range.start.line,
+                    feedback=first,
+                    validation=validation,
+                )
+            )
         return actions or None

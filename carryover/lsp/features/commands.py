@@ -49,6 +49,7 @@ from carryover.lsp.wire import (
     require_objects,
 )
 from carryover.pool.records import Kind, SearchQuery, Status
+from carryover.recall.moment import learn_from
 from carryover.recall.render import (
     PREVIEW_CHARS,
     hit_json,
@@ -97,9 +98,28 @@ async def _changed(ls: CarryoverServer) -> None:
     await ls.memories_changed()
 
 
+async def _learn(
+    ls: CarryoverServer, store: Any, memory_id: str, where: MemoryRef | RejectArgs, helped: bool
+) -> None:
+    """The ranking learns from a pin or rejection made where the memory was shown; a failure here
+    is logged and never fails the pin or rejection itself."""
+    if where.uri is None or where.line is None or where.line < 0:
+        return
+    try:
+        moment = ls.moment_at(ls.document(where.uri), where.line)
+        learned = await ls.workers.run(learn_from, store, moment, memory_id, helped)
+    except Exception:
+        logger.warning("the ranking could not learn from the feedback on %s", memory_id, exc_info=True)
+        return
+    logger.info(
+        "the ranking %s from the feedback on %s", "learned" if learned else "learned nothing", memory_id
+    )
+
+
 async def pin(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:
     store = await _store(ls)
     memory_id = await _call(ls, store.resolve_id, args.memory_id)
+    await _learn(ls, store, memory_id, args, helped=True)
     memory = await _call(ls, store.pin, memory_id)
     logger.info("pinned %s", memory_id)
     await _changed(ls)
@@ -141,6 +161,7 @@ async def reject(ls: CarryoverServer, args: RejectArgs) -> dict[str, Any]:
         reason = await _ask_reason(ls, memory.title)
         if reason is None:
             return {**memory_json(memory), "rejected": False}
+    await _learn(ls, store, memory_id, args, helped=False)
     memory = await _call(ls, store.reject, memory_id, reason)
     logger.info("rejected %s", memory_id)
     await _changed(ls)
