@@ -130,6 +130,7 @@ async def test_a_rejection_from_a_code_action_teaches_the_ranking(session: Sessi
     (reject,) = [a for a in titled(actions, "Reject this memory") if GUARD[:20] in a.title]
     assert reject.command is not None and reject.command.arguments is not None
     argument = reject.command.arguments[0]
+    assert isinstance(argument, dict)
     assert argument["uri"] == uri and argument["line"] == 1
     learned = session.pool / "ranker-feedback.json"
     assert (session.pool / "pool.json").exists() and not learned.exists()
