@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
@@ -100,6 +101,12 @@ class DocumentInfo:
     language: str | None
     workspace: str
     excluded: bool
+
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed: the request was valid but could not be done (the pool is unavailable)."""
+
+    CODE = -32803
 
 
 class CarryoverServer(LanguageServer):
@@ -200,6 +207,13 @@ class CarryoverServer(LanguageServer):
                 loop.call_soon_threadsafe(self.background.spawn, self.memories_changed(), "memories-changed")
 
         return on_report
+
+    async def store_for_command(self) -> MemoryStore:
+        """The pool for a command: waits while it opens; RequestFailed with the reason when it cannot."""
+        try:
+            return await self.store.require()
+        except StoreUnavailable as error:
+            raise RequestFailed(message=str(self.store.error or error)) from error
 
     async def memories_changed(self) -> None:
         """After the pool changed (a distillation, a pin, a rejection): the status item's count and the

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 
 from carryover.lsp.features import inline
 from carryover.lsp.guard import guarded
-from carryover.lsp.runtime import StoreUnavailable
-from carryover.lsp.server import CarryoverServer
+from carryover.lsp.server import CarryoverServer, RequestFailed
 from carryover.lsp.wire import (
     CMD_DISTILL,
     CMD_EXPORT,
@@ -64,24 +63,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class RequestFailed(JsonRpcException):
-    """LSP's RequestFailed: the request was valid but could not be done (the pool is unavailable)."""
-
-    CODE = -32803
-
-
 REJECT_REASONS = ("Wrong for this language or project", "Outdated", "Too generic to help", "No reason")
 NO_DISTILLER = (
     "Carryover: no distiller is configured yet, so nothing was distilled. Captured events are kept and "
     "will be distilled once one is."
 )
-
-
-async def _store(ls: CarryoverServer) -> Any:
-    try:
-        return await ls.store.require()
-    except StoreUnavailable as error:
-        raise RequestFailed(message=str(ls.store.error or error)) from error
 
 
 async def _call(ls: CarryoverServer, function: Callable[..., T], *args: Any) -> T:
@@ -117,7 +103,7 @@ async def _learn(
 
 
 async def pin(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:
-    store = await _store(ls)
+    store = await ls.store_for_command()
     memory_id = await _call(ls, store.resolve_id, args.memory_id)
     await _learn(ls, store, memory_id, args, helped=True)
     memory = await _call(ls, store.pin, memory_id)
@@ -127,7 +113,7 @@ async def pin(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:
 
 
 async def restore(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:
-    store = await _store(ls)
+    store = await ls.store_for_command()
     memory_id = await _call(ls, store.resolve_id, args.memory_id)
     memory = await _call(ls, store.restore, memory_id)
     await _changed(ls)
@@ -153,7 +139,7 @@ async def _ask_reason(ls: CarryoverServer, title: str) -> str | None:
 
 
 async def reject(ls: CarryoverServer, args: RejectArgs) -> dict[str, Any]:
-    store = await _store(ls)
+    store = await ls.store_for_command()
     memory_id = await _call(ls, store.resolve_id, args.memory_id)
     reason = args.reason
     if reason is None:
@@ -169,7 +155,7 @@ async def reject(ls: CarryoverServer, args: RejectArgs) -> dict[str, Any]:
 
 
 async def forget(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:
-    store = await _store(ls)
+    store = await ls.store_for_command()
     memory_id = await _call(ls, store.resolve_id, args.memory_id)
     forgotten = await _call(ls, store.forget, memory_id)
     logger.info("forgot %s", memory_id)
@@ -178,7 +164,7 @@ async def forget(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:
 
 
 async def search(ls: CarryoverServer, args: SearchArgs) -> dict[str, Any]:
-    store = await _store(ls)
+    store = await ls.store_for_command()
     try:
         kinds = tuple(Kind(kind) for kind in args.kinds)
     except ValueError as error:
@@ -191,7 +177,7 @@ async def search(ls: CarryoverServer, args: SearchArgs) -> dict[str, Any]:
 
 
 async def show(ls: CarryoverServer, args: ShowArgs) -> dict[str, Any]:
-    store = await _store(ls)
+    store = await ls.store_for_command()
     memory_id = await _call(ls, store.resolve_id, args.memory_id)
     memory = await _call(ls, store.get_required, memory_id)
     markdown = memory_markdown(memory, heading="#", limit=PREVIEW_CHARS)
@@ -202,7 +188,7 @@ async def show(ls: CarryoverServer, args: ShowArgs) -> dict[str, Any]:
 
 
 async def why(ls: CarryoverServer, args: WhyArgs) -> dict[str, Any]:
-    store = await _store(ls)
+    store = await ls.store_for_command()
     memory_id = await _call(ls, store.resolve_id, args.memory_id)
     memory = await _call(ls, store.get_required, memory_id)
     result: dict[str, Any] = {"id": memory_id, "status": memory.status.value}
@@ -233,7 +219,7 @@ async def distill(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
     from carryover.pipeline.runner import PipelineRunner
 
     service = ls.capture_service
-    store = await _store(ls)
+    store = await ls.store_for_command()
     if service is not None:
         run_now: Callable[..., Any] = service.distill_now
     elif ls.options.distiller is not None:
@@ -368,7 +354,7 @@ async def export(ls: CarryoverServer, args: ExportArgs) -> dict[str, Any]:
         target = await ls.workers.run(export_target, args.path, folders)
     except ExportRefused as error:
         raise JsonRpcInvalidParams(message=f"export: {error}") from error
-    store = await _store(ls)
+    store = await ls.store_for_command()
 
     def write() -> int:
         return write_export(target, store.list_memories(kind=kind), args.overwrite)
@@ -389,7 +375,7 @@ async def list_memories(ls: CarryoverServer, args: ListArgs | None = None) -> di
     """The memories of one status (and kind), newest first: what an editor's views list. No argument:
     the 50 newest."""
     args = args or ListArgs()
-    store = await _store(ls)
+    store = await ls.store_for_command()
     try:
         status = Status(args.status) if args.status else None
         kind = Kind(args.kind) if args.kind else None
@@ -405,7 +391,7 @@ async def suggest(ls: CarryoverServer, args: SuggestArgs) -> dict[str, Any]:
     """What applies to a document: the hover's memories for ``line`` (the client's cursor line), then
     the document's strong marks (what the code lenses show), each once, with the line it is for."""
 
-    await _store(ls)
+    await ls.store_for_command()
     if args.line is not None and args.line < 0:
         raise JsonRpcInvalidParams(message="line must be 0 or more")
     if args.uri not in ls.workspace.text_documents:

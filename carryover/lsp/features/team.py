@@ -19,23 +19,14 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from carryover.lsp.announce import Change
 from carryover.lsp.guard import guarded
-from carryover.lsp.runtime import StoreUnavailable
 from carryover.lsp.server import CarryoverServer  # at run time: pygls reads the handlers' hints
 from carryover.lsp.wire import CMD_ACCEPT, CMD_SHARE, MemoryRef, ShareArgs
 from carryover.recall.render import memory_json
 
 if TYPE_CHECKING:
-    from carryover.pool.store import MemoryStore
+    pass
 
 logger = logging.getLogger(__name__)
-
-
-async def _store(ls: CarryoverServer) -> MemoryStore:
-    try:
-        store: MemoryStore = await ls.store.require()
-    except StoreUnavailable as error:
-        raise JsonRpcInvalidParams(message=str(ls.store.error or error)) from error
-    return store
 
 
 async def accept(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:
@@ -43,7 +34,7 @@ async def accept(ls: CarryoverServer, args: MemoryRef) -> dict[str, Any]:
     from carryover.pool.proposals import NotAProposal
     from carryover.pool.proposals import accept as accept_proposal
 
-    store = await _store(ls)
+    store = await ls.store_for_command()
     try:
         memory_id = await ls.workers.run(store.resolve_id, args.memory_id)
         memory = await ls.workers.run(accept_proposal, store, memory_id)
@@ -57,7 +48,7 @@ async def share(ls: CarryoverServer, args: ShareArgs) -> dict[str, Any]:
     from carryover.pool.errors import MemoryNotFound
     from carryover.pool.team import ShareRefused
 
-    store = await _store(ls)
+    store = await ls.store_for_command()
     team = await ls.team_pool(store)
     if team is None:
         raise JsonRpcInvalidParams(message="no team pool is configured ([team] uri in config.toml)")
