@@ -193,5 +193,5 @@ def answer_now(store: MemoryStore, args: ReadArgs) -> Answer:
     """``reads.answer`` on the pool as it is now (writes by other processes seen first)."""
     from carryover.local.reads import answer
 
-    store._refresh(force=True)  # what the command line's freshly opened store would see
+    store.refresh()  # what the command line's freshly opened store would see
     return answer(store, args)

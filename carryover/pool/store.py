@@ -132,6 +132,39 @@ def embedding_key(draft: MemoryDraft | Memory, mode: str) -> str:
     return ". ".join(part for part in parts if part)
 
 
+def new_row(
+    draft: MemoryDraft, memory_id: str, key: str, vector: np.ndarray, *, now: datetime, embedder: str
+) -> dict[str, Any]:
+    """The memories table's row of a new memory (every column; the team pool adds its own two)."""
+    return {
+        "id": memory_id,
+        "kind": draft.kind.value,
+        "title": draft.title,
+        "description": draft.description,
+        "content": draft.content,
+        "outcome": draft.outcome.value,
+        "languages": list(draft.languages),
+        "tools": list(draft.tools),
+        "scope": draft.scope.value,
+        "status": draft.status.value,
+        "when_not": draft.when_not,
+        "check_command": draft.check_command,
+        "episode_ids": list(draft.provenance.episode_ids),
+        "workspace": draft.provenance.workspace,
+        "source": draft.provenance.source,
+        "distilled_by": draft.provenance.distilled_by,
+        "created_at": now,
+        "updated_at": now,
+        "helpful": 0,
+        "unhelpful": 0,
+        "merged_count": 0,
+        "reject_reason": "",
+        "embedding_key": key,
+        "embedder": embedder,
+        "vector": np.asarray(vector, dtype=np.float32).tolist(),
+    }
+
+
 def row_to_memory(row: dict[str, Any]) -> Memory:
     return Memory(
         id=row["id"],
@@ -384,6 +417,11 @@ class MemoryStore:
                 f"`carryover reembed` to re-embed the pool with it, or configure the original embedder"
             )
 
+    @storage_errors
+    def refresh(self) -> None:
+        """See every write made so far, also by other processes (a freshly opened store's view)."""
+        self._refresh(force=True)
+
     def _refresh(self, force: bool = False) -> None:
         """See writes made by other processes (at most every ``refresh_interval_s`` unless forced)."""
         now = time.monotonic()
@@ -428,7 +466,7 @@ class MemoryStore:
         results: list[WriteResult] = []
         for draft, key, vector, memory_id, target in zip(drafts, keys, vectors, ids, targets, strict=True):
             if target is None:
-                row = self._new_row(draft, memory_id, key, vector, now)
+                row = new_row(draft, memory_id, key, vector, now=now, embedder=self.embedder.name)
                 row["vector"] = vector
                 rows[memory_id] = row
                 results.append(WriteResult(id=memory_id, action="added"))
@@ -530,37 +568,6 @@ class MemoryStore:
         return mirror.nearest(
             vectors, [draft.kind.value for draft in drafts], [draft.outcome.value for draft in drafts]
         )
-
-    def _new_row(
-        self, draft: MemoryDraft, memory_id: str, key: str, vector: np.ndarray, now: datetime
-    ) -> dict[str, Any]:
-        return {
-            "id": memory_id,
-            "kind": draft.kind.value,
-            "title": draft.title,
-            "description": draft.description,
-            "content": draft.content,
-            "outcome": draft.outcome.value,
-            "languages": list(draft.languages),
-            "tools": list(draft.tools),
-            "scope": draft.scope.value,
-            "status": draft.status.value,
-            "when_not": draft.when_not,
-            "check_command": draft.check_command,
-            "episode_ids": list(draft.provenance.episode_ids),
-            "workspace": draft.provenance.workspace,
-            "source": draft.provenance.source,
-            "distilled_by": draft.provenance.distilled_by,
-            "created_at": now,
-            "updated_at": now,
-            "helpful": 0,
-            "unhelpful": 0,
-            "merged_count": 0,
-            "reject_reason": "",
-            "embedding_key": key,
-            "embedder": self.embedder.name,
-            "vector": np.asarray(vector, dtype=np.float32).tolist(),
-        }
 
     @staticmethod
     def _merged_row(base: dict[str, Any], draft: MemoryDraft, now: datetime) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from carryover.pool.records import (
 )
 from carryover.pool.redaction import find_secrets, redact_draft
 from carryover.pool.schema import MEMORY_COLUMNS
-from carryover.pool.store import MemoryStore, embedding_key, utcnow
+from carryover.pool.store import MemoryStore, embedding_key, new_row, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -428,7 +428,7 @@ class TeamPool:
             # On object storage the store's lock only orders this process's threads (the commit
             # protocol orders machines); in a shared directory it is the pool's file lock.
             with store._lock.hold():
-                store._refresh(force=True)
+                store.refresh()
                 if store.get(memory.id) is not None:
                     return ShareResult(
                         id=memory.id,
@@ -452,37 +452,14 @@ class TeamPool:
 
         key = embedding_key(draft, store.meta.embed_key)
         vector = np.asarray(store.embedder.embed([key])[0], dtype=np.float32)
-        now = utcnow()
         provenance = draft.provenance
-        row: dict[str, Any] = {
-            "id": memory_id,
-            "kind": draft.kind.value,
-            "title": draft.title,
-            "description": draft.description,
-            "content": draft.content,
-            "outcome": draft.outcome.value,
-            "languages": list(draft.languages),
-            "tools": list(draft.tools),
-            "scope": Scope.TEAM.value,
-            "status": Status.ACTIVE.value,
-            "when_not": draft.when_not,
-            "check_command": draft.check_command,
-            "episode_ids": list(provenance.episode_ids),
-            "workspace": provenance.workspace,
-            "source": provenance.source,
-            "distilled_by": provenance.distilled_by,
-            "created_at": now,
-            "updated_at": now,
-            "helpful": 0,
-            "unhelpful": 0,
-            "merged_count": 0,
-            "reject_reason": "",
-            "embedding_key": key,
-            "embedder": store.embedder.name,
-            "shared_by": provenance.shared_by,
-            "shared_from_workspace": provenance.shared_from_workspace,
-            "vector": vector.tolist(),
-        }
+        row = new_row(draft, memory_id, key, vector, now=utcnow(), embedder=store.embedder.name)
+        row.update(
+            scope=Scope.TEAM.value,
+            status=Status.ACTIVE.value,
+            shared_by=provenance.shared_by,
+            shared_from_workspace=provenance.shared_from_workspace,
+        )
         missing = set(MEMORY_COLUMNS) ^ set(row)
         if missing:  # the schema changed and this writer was not told
             raise PoolError(f"the team row does not match the schema: {sorted(missing)}")
