@@ -13,6 +13,7 @@ import importlib.util
 import json
 import logging
 import os
+import struct
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -289,17 +290,47 @@ def _read_config(model_dir: Path) -> dict[str, Any]:
     return config
 
 
-def _load_weights(model_dir: Path) -> _Weights:
-    from safetensors.numpy import load_file
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 
-    tensors = load_file(str(model_dir / "model.safetensors"))
-    tensors = {key.removeprefix("bert."): value for key, value in tensors.items()}
+
+def _mapped_tensor(path: Path, name: str) -> Matrix | None:
+    """The float32 tensor ``name`` of a safetensors file, memory-mapped read-only (pages are read as
+    rows are used: a moment's tokens touch a few hundred of the 30,522 word rows). None when the file
+    holds it in another dtype or not at all (the caller loads it the ordinary way)."""
+    with path.open("rb") as stream:
+        (length,) = struct.unpack("<Q", stream.read(8))
+        header = json.loads(stream.read(length))
+    entry = header.get(name)
+    if not isinstance(entry, dict) or entry.get("dtype") != "F32":
+        return None
+    begin, end = (int(value) for value in entry["data_offsets"])
+    shape = tuple(int(value) for value in entry["shape"])
+    if end - begin != 4 * int(np.prod(shape)):
+        raise EmbedderError(f"{path}: {name} does not hold {shape} float32 values")
+    mapped = np.memmap(path, dtype="<f4", mode="r", offset=8 + length + begin, shape=shape)
+    return np.ndarray(shape, dtype=np.dtype("<f4"), buffer=mapped)  # keeps the map alive, reads nothing
+
+
+def _load_weights(model_dir: Path) -> _Weights:
+    from safetensors import safe_open
+
+    path = model_dir / "model.safetensors"
+    tensors: dict[str, Any] = {}
+    word: Matrix | None = None
+    with safe_open(str(path), framework="numpy") as handle:
+        for key in handle.keys():  # noqa: SIM118 - safe_open has no __iter__
+            name = key.removeprefix("bert.")
+            if name == WORD_EMBEDDINGS:
+                word = _mapped_tensor(path, key)
+                if word is not None:
+                    continue
+            tensors[name] = handle.get_tensor(key)
     config = _read_config(model_dir)
     count = int(config.get("num_hidden_layers", 6))
     try:
         layers = tuple(_build_layer(tensors, f"encoder.layer.{i}") for i in range(count))
         weights = _Weights(
-            word=_f32(tensors["embeddings.word_embeddings.weight"]),
+            word=word if word is not None else _f32(tensors[WORD_EMBEDDINGS]),
             position=_f32(tensors["embeddings.position_embeddings.weight"]),
             token_type=_f32(tensors["embeddings.token_type_embeddings.weight"]),
             ln_g=_f32(tensors["embeddings.LayerNorm.weight"]),
@@ -309,7 +340,7 @@ def _load_weights(model_dir: Path) -> _Weights:
             eps=float(config.get("layer_norm_eps", 1e-12)),
         )
     except KeyError as missing:
-        raise EmbedderError(f"{model_dir / 'model.safetensors'} is not a BERT model: no {missing}") from None
+        raise EmbedderError(f"{path} is not a BERT model: no {missing}") from None
     if weights.word.shape[1] != DIMENSION:
         raise EmbedderError(f"expected hidden size {DIMENSION}, the weights have {weights.word.shape[1]}")
     return weights
