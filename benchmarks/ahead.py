@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.hover import build, note
+from benchmarks.hover import build, diagnostics_params, note
 from benchmarks.pool import percentiles, pool_config
 from benchmarks.pool_text import generate_queries
 
@@ -52,21 +52,6 @@ def document_lines(round_index: int, phase: str, count: int) -> tuple[list[str],
     offset = (round_index * 2 + (phase == "warm")) * count * 2
     texts = [text.splitlines()[0] for text in generate_queries(offset + 2 * count, SEED)[offset:]]
     return texts[0::2], texts[1::2]
-
-
-def diagnostics_params(uri: str, messages: Sequence[str]) -> dict[str, Any]:
-    return {
-        "uri": uri,
-        "source": "bench",
-        "diagnostics": [
-            {
-                "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 8}},
-                "message": message,
-                "severity": 1,
-            }
-            for line, message in enumerate(messages)
-        ],
-    }
 
 
 async def hover_latencies(client: Any, uri: str, count: int) -> tuple[list[float], int]:

@@ -7,7 +7,8 @@ For each pool size a pool is built from benchmarks/pool.py's generator (the same
 the same cached MiniLM vectors as the pool benchmark, so building does not re-embed), then
 ``python -m server --db <pool>`` is started as a subprocess and driven by pytest-lsp's
 LanguageClient. A document of distinct editor-like lines (pool_text's query generator) is opened and
-hovered line by line, so every hover embeds a new query (no cache hits): first idle, then while a
+hovered line by line, each line with a forwarded diagnostic of its own (the hover speaks only on
+evidence), so every hover embeds a new query (no cache hits): first idle, then while a
 task sends ``carryover/terminalEnded`` notifications at ``--rate`` events per second. Reported:
 initialize and pool-ready times, hover p50/p95/p99 (client-measured round trip), the event rate
 achieved, and how many events reached the events table (read back after a flush wait).
@@ -76,6 +77,22 @@ def terminal_ended(index: int, cwd: str) -> dict[str, Any]:
     }
 
 
+def diagnostics_params(uri: str, messages: Sequence[str]) -> dict[str, Any]:
+    """``carryover/diagnostics`` for ``uri``: one error diagnostic per line, the ``messages`` in order."""
+    return {
+        "uri": uri,
+        "source": "bench",
+        "diagnostics": [
+            {
+                "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 8}},
+                "message": message,
+                "severity": 1,
+            }
+            for line, message in enumerate(messages)
+        ],
+    }
+
+
 async def send_events(client: Any, rate: int, cwd: str, stop: asyncio.Event, sent: list[int]) -> None:
     """Send ``rate`` notifications a second, in ticks of 10 ms, until ``stop``."""
     tick = 0.01
@@ -116,7 +133,7 @@ def count_events(pool: Path) -> int:
     return int(lancedb.connect(str(pool)).open_table("events").count_rows())
 
 
-async def measure(pool: Path, workspace: Path, hovers: int, rate: int) -> dict[str, Any]:
+async def measure(pool: Path, workspace: Path, hovers: int, rate: int, inline: bool = True) -> dict[str, Any]:
     import pytest_lsp
     from lsprotocol import types as lsp
     from pytest_lsp import ClientServerConfig
@@ -140,7 +157,9 @@ async def measure(pool: Path, workspace: Path, hovers: int, rate: int) -> dict[s
             capabilities=pytest_lsp.client_capabilities("visual-studio-code"),
             root_uri=workspace.as_uri(),
             workspace_folders=[lsp.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
-            initialization_options={"carryover": {"surfaces": {"codeLens": False, "diagnostics": False}}},
+            initialization_options={
+                "carryover": {"surfaces": {"codeLens": False, "diagnostics": False, "inlayHints": inline}}
+            },
         )
     )
     initialize_s = time.perf_counter() - started
@@ -148,15 +167,19 @@ async def measure(pool: Path, workspace: Path, hovers: int, rate: int) -> dict[s
         lsp.ExecuteCommandParams(command="carryover.search", arguments=[{"query": "ready", "k": 1}])
     )
     ready_s = time.perf_counter() - started
-    texts = [query.splitlines()[0] for query in generate_queries(2 * (hovers + WARMUP), HOVER_SEED)]
+    lines = 2 * (hovers + WARMUP)
+    texts = [query.splitlines()[0] for query in generate_queries(2 * lines, HOVER_SEED)]
+    code, messages = texts[0::2], texts[1::2]
     uri = (workspace / "bench.py").as_uri()
     client.text_document_did_open(
         lsp.DidOpenTextDocumentParams(
-            text_document=lsp.TextDocumentItem(
-                uri=uri, language_id="python", version=1, text="\n".join(texts)
-            )
+            text_document=lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text="\n".join(code))
         )
     )
+    # a diagnostic on every line: the hover speaks only where the moment carries a problem, so a
+    # line without one would measure the quiet path, not the retrieval
+    client.protocol.notify("carryover/diagnostics", diagnostics_params(uri, messages))
+    await asyncio.sleep(0.5)
     note(f"pool ready after {ready_s:.1f} s; hovering")
     await hover_latencies(client, uri, range(WARMUP))
     idle = await hover_latencies(client, uri, range(WARMUP, WARMUP + hovers))
@@ -199,7 +222,8 @@ def report(run: dict[str, Any]) -> str:
     lines = [
         "# Hover latency",
         "",
-        f"`{run['command']}` — {run['date']}, {run['hovers']} hovers per phase, load average "
+        f"`{run['command']}` — {run['date']}, {run['hovers']} hovers per phase, inlay hints "
+        f"{'on' if run.get('inline', True) else 'off'}, load average "
         f"{run['load_start']} → {run['load_end']} ({os.cpu_count()} CPUs).",
         "",
         "Client-measured round trip of textDocument/hover (pytest-lsp LanguageClient → `python -m server`"
@@ -228,6 +252,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--with-100k", action="store_true", help="also measure a pool of 100,000 memories")
     parser.add_argument("--hovers", type=int, default=200, help="timed hovers per phase")
     parser.add_argument("--rate", type=int, default=1000, help="events per second during the second phase")
+    parser.add_argument(
+        "--no-inline",
+        action="store_true",
+        help="inlay hints off: no background analysis of the document's lines beside the hovers",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "hover.md")
     parser.add_argument("--json", type=Path, help="also write the raw figures as JSON")
     parser.add_argument(
@@ -257,7 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             note(f"built in {build_s:.1f} s")
             workspace = root / "ws"
             workspace.mkdir()
-            figures = asyncio.run(measure(root / "pool", workspace, args.hovers, args.rate))
+            inline = not args.no_inline
+            figures = asyncio.run(measure(root / "pool", workspace, args.hovers, args.rate, inline))
             rows.append({"size": size, "build_s": build_s, **figures})
             sys.stderr.write(f"{size}: {json.dumps(rows[-1])}\n")
             shutil.rmtree(root, ignore_errors=True)
@@ -270,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "hovers": args.hovers,
+        "inline": not args.no_inline,
         "rate": args.rate,
         "load_start": load_start,
         "load_end": " ".join(f"{value:.1f}" for value in os.getloadavg()),
