@@ -1,19 +1,13 @@
 """Startup, CLI latency and memory by component, beside their floors in the same run.
 
-    .venv/bin/python -m benchmarks.startup [--sizes 1000,10000] [--runs 7] [--code TREE] \\
-        [--label TEXT] [--out benchmarks/results/<date-time>-startup[-<label's first word>].md] [--json PATH]
-
-``--code`` names the source tree the measured processes import (``PYTHONPATH``, run from a folder
-outside any tree so the current directory shadows nothing): a ``git worktree`` of an older commit
-measures that commit with this benchmark and this environment. The results (Markdown and JSON
-beside it) are written after each pool size, so an interrupted run keeps what it measured.
+    .venv/bin/python -m benchmarks.startup [--sizes 1000,10000] [--runs 7] \\
+        [--out benchmarks/results/startup.md] [--json PATH]
 
 For each pool size a pool is built from benchmarks/pool.py's generator (cached MiniLM vectors, as
 benchmarks/hover.py does). Then, interleaved run by run so that load hits every figure alike:
 
 - floors: ``python -c pass`` (the interpreter), ``python -c "import pygls.lsp.server"`` (what a
-  pygls server cannot start without), ``python -c "import lancedb"``, and where the tree has
-  carryover/pool/lance_import.py the same import with the REST namespace client deferred;
+  pygls server cannot start without), ``python -c "import lancedb"``;
 - ``initialize``: the wall time from starting ``carryover serve`` (``python -m carryover --db P
   serve``, the way the VS Code extension starts it) to its answer on stdout, through a raw stdio
   client (VS Code 1.65's capabilities from pytest-lsp), and to ``carryover/status`` ready;
@@ -21,9 +15,8 @@ benchmarks/hover.py does). Then, interleaved run by run so that load hits every 
   running daemon's local socket (``--db`` the same pool).
 
 Then memory: the daemon's RSS once ready and after its first searches (VmRSS from /proc), and RSS
-by component in one fresh process that adds them in the daemon's order (lancedb + pyarrow as the
-pool's schema module imports them, the model, the open pool, the first search), each as VmRSS and
-its private (RssAnon) and file-backed (RssFile: mapped model weights, shared libraries) parts.
+by component in one fresh process that adds them in the daemon's order (lancedb + pyarrow, the
+model, the open pool, the first search).
 """
 
 from __future__ import annotations
@@ -128,17 +121,8 @@ def initialize_params(root: Path) -> dict[str, Any]:
     }
 
 
-MEASURED: dict[str, Path] = {"code": REPO}
-"""``code``: the source tree the measured processes import (``--code``)."""
-
-
 def environment(pool: Path) -> dict[str, str]:
-    return dict(os.environ, CARRYOVER_HOME=str(pool.parent / "home"), PYTHONPATH=str(MEASURED["code"]))
-
-
-def neutral_dir() -> str:
-    """A working directory in no source tree (``python -c`` puts the current directory first)."""
-    return tempfile.gettempdir()
+    return dict(os.environ, CARRYOVER_HOME=str(pool.parent / "home"))
 
 
 def start_daemon(pool: Path, workspace: Path) -> tuple[RawClient, float, float]:
@@ -166,30 +150,17 @@ def start_daemon(pool: Path, workspace: Path) -> tuple[RawClient, float, float]:
     return client, initialized, time.perf_counter() - started
 
 
-MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile")
-
-
-def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS and its private (RssAnon) and file-backed (RssFile) parts, MB."""
-    found: dict[str, float] = {}
+def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status", encoding="ascii") as handle:
         for line in handle:
-            name, _, value = line.partition(":")
-            if name in MEMORY_FIELDS:
-                found[name] = int(value.split()[0]) / 1024
-    return found
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def wall(command: Sequence[str], env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(
-        command,
-        check=True,
-        capture_output=True,
-        env=env or dict(os.environ, PYTHONPATH=str(MEASURED["code"])),
-        cwd=neutral_dir(),
-        timeout=300,
-    )
+    subprocess.run(command, check=True, capture_output=True, env=env, timeout=300)
     return time.perf_counter() - started
 
 
@@ -204,17 +175,13 @@ import json, sys, time
 from pathlib import Path
 
 def rss():
-    found = {}
     with open("/proc/self/status") as handle:
         for line in handle:
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "RssAnon", "RssFile"):
-                found[name] = int(value.split()[0]) / 1024
-    return found
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
 
 steps = [("python", rss())]
-import pyarrow
-import carryover.pool.schema  # lancedb, imported the way the pool imports it
+import pyarrow, lancedb
 steps.append(("lancedb + pyarrow", rss()))
 from carryover.pool.config import load_config
 from carryover.pool.embedding.factory import make_embedder
@@ -236,17 +203,16 @@ print(json.dumps(steps))
 """
 
 
-def components(pool: Path) -> list[tuple[str, dict[str, float]]]:
+def components(pool: Path) -> list[tuple[str, float]]:
     result = subprocess.run(
         [sys.executable, "-c", COMPONENTS, str(pool), QUERY],
         check=True,
         capture_output=True,
         text=True,
         env=environment(pool),
-        cwd=neutral_dir(),
         timeout=600,
     )
-    return [(name, {key: float(v) for key, v in value.items()}) for name, value in json.loads(result.stdout)]
+    return [(name, float(value)) for name, value in json.loads(result.stdout)]
 
 
 # ----- one pool ---------------------------------------------------------------------------------
@@ -261,11 +227,7 @@ def measure(pool: Path, workspace: Path, runs: int) -> dict[str, Any]:
     env = environment(pool)
     some_id = json.loads(
         subprocess.run(
-            cli(pool, "list", "--limit", "1", "--json"),
-            check=True,
-            capture_output=True,
-            env=env,
-            cwd=neutral_dir(),
+            cli(pool, "list", "--limit", "1", "--json"), check=True, capture_output=True, env=env
         ).stdout
     )[0]["id"]
     samples: dict[str, list[float]] = {}
@@ -273,16 +235,12 @@ def measure(pool: Path, workspace: Path, runs: int) -> dict[str, Any]:
     def add(name: str, value: float) -> None:
         samples.setdefault(name, []).append(value)
 
-    daemon_rss: dict[str, dict[str, float]] = {}
-    deferred = (MEASURED["code"] / "carryover" / "pool" / "lance_import.py").is_file()
-    prepared = "from carryover.pool.lance_import import prepare_lancedb_import as p; p(); import lancedb"
+    daemon_rss: dict[str, float] = {}
     for run in range(runs):
         note(f"  run {run + 1}/{runs}")
         add("floor: python -c pass", wall([sys.executable, "-c", "pass"]))
         add("floor: import pygls.lsp.server", wall([sys.executable, "-c", "import pygls.lsp.server"]))
         add("floor: import lancedb", wall([sys.executable, "-c", "import lancedb"]))
-        if deferred:
-            add("import lancedb, REST client deferred", wall([sys.executable, "-c", prepared]))
         add("floor: import carryover.cli", wall([sys.executable, "-c", "import carryover.cli"]))
         add("cli search (no daemon)", wall(cli(pool, "search", QUERY, "--language", "typescript"), env))
         add("cli show (no daemon)", wall(cli(pool, "show", some_id), env))
@@ -292,14 +250,14 @@ def measure(pool: Path, workspace: Path, runs: int) -> dict[str, Any]:
         add("pool ready (carryover serve)", ready)
         try:
             if run == 0:
-                daemon_rss["ready"] = memory_mb(client.process.pid)
+                daemon_rss["ready"] = rss_mb(client.process.pid)
             add("cli search (daemon)", wall(cli(pool, "search", QUERY, "--language", "typescript"), env))
             add("cli show (daemon)", wall(cli(pool, "show", some_id), env))
             add("cli list (daemon)", wall(cli(pool, "list", "--limit", "20"), env))
             if run == 0:
                 for index in range(20):
                     wall(cli(pool, "search", f"{QUERY} {index}", "--language", "python"), env)
-                daemon_rss["after 21 socket searches"] = memory_mb(client.process.pid)
+                daemon_rss["after 21 socket searches"] = rss_mb(client.process.pid)
         finally:
             client.close()
     return {
@@ -322,10 +280,6 @@ def report(run: dict[str, Any]) -> str:
         f"`{run['command']}` — {run['date']}, {run['runs']} runs per figure (median, min–max), "
         f"load average {run['load_start']} → {run['load_end']} ({os.cpu_count()} CPUs).",
         "",
-        f"Code measured: `{run['code']}` at {run['commit']}"
-        + (f" — {run['label']}" if run.get("label") else "")
-        + ".",
-        "",
         "Wall times from process start; the floors were measured in the same runs, interleaved.",
         "",
     ]
@@ -340,26 +294,15 @@ def report(run: dict[str, Any]) -> str:
             low, high = row["ranges_ms"][name]
             lines.append(f"| {name} | {value:.0f} | {low:.0f}–{high:.0f} |")
         lines += ["", "RSS by component (one fresh process, in the daemon's order):", ""]
-        lines += [
-            "| after | RSS MB | + MB | private (RssAnon) MB | file-backed (RssFile) MB |",
-            "| --- | ---: | ---: | ---: | ---: |",
-        ]
+        lines += ["| after | RSS MB | + MB |", "| --- | ---: | ---: |"]
         previous = 0.0
         for name, value in row["components_mb"]:
-            rss = value["VmRSS"]
-            lines.append(
-                f"| {name} | {rss:.0f} | {rss - previous:+.0f} | {value.get('RssAnon', float('nan')):.0f} "
-                f"| {value.get('RssFile', float('nan')):.0f} |"
-            )
-            previous = rss
+            lines.append(f"| {name} | {value:.0f} | {value - previous:+.0f} |")
+            previous = value
         lines += [
             "",
             "Daemon (`carryover serve`) RSS: "
-            + "; ".join(
-                f"{name} {value['VmRSS']:.0f} MB (private {value.get('RssAnon', float('nan')):.0f}, "
-                f"file-backed {value.get('RssFile', float('nan')):.0f})"
-                for name, value in row["daemon_rss_mb"].items()
-            ),
+            + ", ".join(f"{name} {value:.0f} MB" for name, value in row["daemon_rss_mb"].items()),
             "",
         ]
     return "\n".join(lines) + "\n"
@@ -374,50 +317,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--code", type=Path, default=REPO, help="the source tree to measure")
-    parser.add_argument(
-        "--label", default="", help="what the code is; its first word names the file (before: ...)"
-    )
-    parser.add_argument("--out", type=Path, help="default benchmarks/results/<date-time>-startup.md")
-    parser.add_argument("--json", type=Path, help="default: --out with .json")
+    parser.add_argument("--out", type=Path, default=BENCH / "results" / "startup.md")
+    parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    MEASURED["code"] = code = args.code.resolve()
-    started = datetime.now(timezone.utc)
-    tag = (
-        "".join(c if c.isalnum() else "-" for c in args.label.split(":")[0].split()[0].lower())
-        if args.label
-        else ""
-    )
-    out: Path = (
-        args.out or BENCH / "results" / f"{started:%Y-%m-%d-%H%M}-startup{'-' + tag if tag else ''}.md"
-    )
-    json_out: Path = args.json or out.with_suffix(".json")
-    commit = subprocess.run(
-        ["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(code), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    run: dict[str, Any] = {
-        "command": " ".join([".venv/bin/python", "-m", "benchmarks.startup", *(argv or sys.argv[1:])]),
-        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
-        "code": str(code),
-        "commit": (commit or "?") + (" with uncommitted changes" if dirty else ""),
-        "label": args.label,
-        "runs": args.runs,
-        "load_start": " ".join(f"{value:.1f}" for value in os.getloadavg()),
-        "rows": [],
-    }
 
-    def save() -> None:
-        run["load_end"] = " ".join(f"{value:.1f}" for value in os.getloadavg())
-        json_out.write_text(json.dumps(run, indent=1), encoding="utf-8")
-        out.write_text(report(run), encoding="utf-8")
-
-    rows: list[dict[str, Any]] = run["rows"]
+    load_start = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    rows = []
     work = Path(tempfile.mkdtemp(prefix="carryover-startup-"))
     try:
         embedder = MiniLMEmbedder().load()
@@ -430,13 +335,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             workspace.mkdir()
             rows.append({"size": size, **measure(root / "pool", workspace, args.runs)})
             note(json.dumps(rows[-1]))
-            save()  # after each size: an interrupted run keeps what it measured
-            note(f"wrote {out} and {json_out}")
             shutil.rmtree(root, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    save()
-    sys.stdout.write(report(run))
+    run = {
+        "command": " ".join([".venv/bin/python", "-m", "benchmarks.startup", *(argv or sys.argv[1:])]),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "runs": args.runs,
+        "load_start": load_start,
+        "load_end": " ".join(f"{value:.1f}" for value in os.getloadavg()),
+        "rows": rows,
+    }
+    if args.json:
+        args.json.write_text(json.dumps(run, indent=1), encoding="utf-8")
+    text = report(run)
+    args.out.write_text(text, encoding="utf-8")
+    sys.stdout.write(text)
     return 0
 
 
