@@ -105,7 +105,8 @@ def find_model_dir(explicit: Path | None = None) -> Path:
             return folder
         tried.append(f"{folder} ({source})")
     raise EmbedderUnavailable(
-        f"The {MODEL_NAME} weights were not found (looked in: {'; '.join(tried)}). To fix: {INSTALL_HINT}."
+        f"The {MODEL_NAME} weights were not found (looked in: {'; '.join(tried)}). "
+        f"To fix: {INSTALL_HINT}."
     )
 
 
@@ -198,24 +199,6 @@ def _softmax_in_place(scores: Matrix) -> Matrix:
     return scores
 
 
-SMALL_PRODUCT = 100**3
-"""OpenBLAS computes a product of at most this many multiply-adds (M·N·K) with its small-matrix
-kernels, and a one-row product with gemv; there a transposed view of the stored weights takes
-another kernel than the contiguous copy the vectors were first computed with, and the last bits
-differ (measured, SkylakeX: at 1-3 rows of the 384x384 matrix, at 1 row of the 384x1536 ones)."""
-
-
-def _dense(x: Matrix, weight: Matrix) -> Matrix:
-    """``x @ weight``, bit-identical whether ``weight`` is read in place (a transposed view of the
-    model file's matrix) or is a contiguous copy: below OpenBLAS's small-product limit the view is
-    copied for this one product (a few short texts: at most 2.4 MB, transient)."""
-    rows, (inner, outer) = x.shape[0], weight.shape
-    if not weight.flags.c_contiguous and (rows == 1 or rows * inner * outer <= SMALL_PRODUCT):
-        weight = np.ascontiguousarray(weight)
-    result: Matrix = x @ weight
-    return result
-
-
 def _attention(x: Matrix, layer: _Layer, mask_bias: Matrix, batch: int, heads: int) -> Matrix:
     """Self-attention over ``x`` of shape (batch * length, hidden); returns the same shape."""
     tokens, hidden = x.shape
@@ -229,7 +212,7 @@ def _attention(x: Matrix, layer: _Layer, mask_bias: Matrix, batch: int, heads: i
     scores += mask_bias  # (B, 1, 1, L)
     context = _softmax_in_place(scores) @ value  # (B, h, L, d)
     merged = context.transpose(0, 2, 1, 3).reshape(tokens, hidden)
-    result = _dense(merged, layer.out_w)
+    result: Matrix = merged @ layer.out_w
     result += layer.out_b
     return result
 
@@ -238,9 +221,9 @@ def _feed_forward(x: Matrix, layer: _Layer, rows: int = 256) -> Matrix:
     """The GELU MLP, by blocks of rows so the 4x-wide intermediate stays in cache."""
     out = np.empty_like(x)
     for start in range(0, x.shape[0], rows):
-        hidden = _dense(x[start : start + rows], layer.up_w)
+        hidden = x[start : start + rows] @ layer.up_w
         hidden += layer.up_b
-        block = _dense(gelu(hidden), layer.down_w)
+        block = gelu(hidden) @ layer.down_w
         block += layer.down_b
         out[start : start + rows] = block
     return out
@@ -275,17 +258,9 @@ def _f32(array: Any) -> Matrix:
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
-def _build_layer(tensors: dict[str, Any], prefix: str, *, in_place: bool) -> _Layer:
-    """One encoder layer. ``in_place``: the tensors are read-only maps of the file, and the dense
-    weights are used as transposed views of them (``x @ w.T``: BLAS reads the stored (out, in) matrix
-    as it lies, the same products); only the query, key and value weights, joined into one matrix,
-    are copied. Otherwise every matrix is a transposed contiguous copy, as before."""
-
+def _build_layer(tensors: dict[str, Any], prefix: str) -> _Layer:
     def get(name: str) -> Matrix:
-        return _f32(tensors[f"{prefix}.{name}"])  # a mapped float32 tensor is returned as it is
-
-    def dense(name: str) -> Matrix:
-        return get(name).T if in_place else _f32(get(name).T)
+        return _f32(tensors[f"{prefix}.{name}"])
 
     qkv_w = np.concatenate(
         [get(f"attention.self.{part}.weight").T for part in ("query", "key", "value")], axis=1
@@ -293,14 +268,14 @@ def _build_layer(tensors: dict[str, Any], prefix: str, *, in_place: bool) -> _La
     qkv_b = np.concatenate([get(f"attention.self.{part}.bias") for part in ("query", "key", "value")])
     return _Layer(
         qkv_w=_f32(qkv_w),
-        qkv_b=_f32(qkv_b),
-        out_w=dense("attention.output.dense.weight"),
+        qkv_b=qkv_b,
+        out_w=_f32(get("attention.output.dense.weight").T),
         out_b=get("attention.output.dense.bias"),
         ln1_g=get("attention.output.LayerNorm.weight"),
         ln1_b=get("attention.output.LayerNorm.bias"),
-        up_w=dense("intermediate.dense.weight"),
+        up_w=_f32(get("intermediate.dense.weight").T),
         up_b=get("intermediate.dense.bias"),
-        down_w=dense("output.dense.weight"),
+        down_w=_f32(get("output.dense.weight").T),
         down_b=get("output.dense.bias"),
         ln2_g=get("output.LayerNorm.weight"),
         ln2_b=get("output.LayerNorm.bias"),
@@ -318,51 +293,44 @@ def _read_config(model_dir: Path) -> dict[str, Any]:
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 
 
-def _mapped_tensors(path: Path) -> dict[str, Matrix]:
-    """Every float32 tensor of a safetensors file as a read-only view of one memory map of it (keys
-    as in the file). Nothing is read here: pages are read as they are used, and a moment's tokens
-    touch a few hundred of the 30,522 word rows. The pages read are the file's own (shared with
-    every process that maps it, given back under memory pressure without swapping), not copies.
-    Tensors of another dtype are left out (the caller loads those the ordinary way)."""
+def _mapped_tensor(path: Path, name: str) -> Matrix | None:
+    """The float32 tensor ``name`` of a safetensors file, memory-mapped read-only (pages are read as
+    rows are used: a moment's tokens touch a few hundred of the 30,522 word rows). None when the file
+    holds it in another dtype or not at all (the caller loads it the ordinary way)."""
     with path.open("rb") as stream:
         (length,) = struct.unpack("<Q", stream.read(8))
         header = json.loads(stream.read(length))
-    mapped = np.memmap(path, dtype=np.uint8, mode="r")
-    data = 8 + length
-    tensors: dict[str, Matrix] = {}
-    for name, entry in header.items():
-        if name == "__metadata__" or not isinstance(entry, dict) or entry.get("dtype") != "F32":
-            continue
-        begin, end = (int(value) for value in entry["data_offsets"])
-        shape = tuple(int(value) for value in entry["shape"])
-        if end - begin != 4 * int(np.prod(shape)) or data + end > mapped.size:
-            raise EmbedderError(f"{path}: {name} does not hold {shape} float32 values")
-        # An ndarray over the map's buffer: keeps the map alive, reads nothing, not writeable.
-        tensors[name] = np.ndarray(shape, dtype=np.dtype("<f4"), buffer=mapped, offset=data + begin)
-    return tensors
+    entry = header.get(name)
+    if not isinstance(entry, dict) or entry.get("dtype") != "F32":
+        return None
+    begin, end = (int(value) for value in entry["data_offsets"])
+    shape = tuple(int(value) for value in entry["shape"])
+    if end - begin != 4 * int(np.prod(shape)):
+        raise EmbedderError(f"{path}: {name} does not hold {shape} float32 values")
+    mapped = np.memmap(path, dtype="<f4", mode="r", offset=8 + length + begin, shape=shape)
+    return np.ndarray(shape, dtype=np.dtype("<f4"), buffer=mapped)  # keeps the map alive, reads nothing
 
 
-def _load_weights(model_dir: Path, *, in_place: bool = True) -> _Weights:
-    """The model's weights. ``in_place`` (the default): float32 tensors are read where they lie in
-    ``model.safetensors`` (memory-mapped); only the joined query/key/value matrices and tensors of
-    another dtype are copied. ``in_place=False``: every tensor copied into memory (the former path,
-    kept as the reference the mapped vectors are compared with)."""
+def _load_weights(model_dir: Path) -> _Weights:
     from safetensors import safe_open
 
     path = model_dir / "model.safetensors"
-    mapped = _mapped_tensors(path) if in_place else {}
     tensors: dict[str, Any] = {}
+    word: Matrix | None = None
     with safe_open(str(path), framework="numpy") as handle:
         for key in handle.keys():  # noqa: SIM118 - safe_open has no __iter__
             name = key.removeprefix("bert.")
-            tensors[name] = mapped[key] if key in mapped else handle.get_tensor(key)
+            if name == WORD_EMBEDDINGS:
+                word = _mapped_tensor(path, key)
+                if word is not None:
+                    continue
+            tensors[name] = handle.get_tensor(key)
     config = _read_config(model_dir)
     count = int(config.get("num_hidden_layers", 6))
-
     try:
-        layers = tuple(_build_layer(tensors, f"encoder.layer.{i}", in_place=in_place) for i in range(count))
+        layers = tuple(_build_layer(tensors, f"encoder.layer.{i}") for i in range(count))
         weights = _Weights(
-            word=_f32(tensors[WORD_EMBEDDINGS]),  # as it is when mapped (no copy)
+            word=word if word is not None else _f32(tensors[WORD_EMBEDDINGS]),
             position=_f32(tensors["embeddings.position_embeddings.weight"]),
             token_type=_f32(tensors["embeddings.token_type_embeddings.weight"]),
             ln_g=_f32(tensors["embeddings.LayerNorm.weight"]),
@@ -376,22 +344,6 @@ def _load_weights(model_dir: Path, *, in_place: bool = True) -> _Weights:
     if weights.word.shape[1] != DIMENSION:
         raise EmbedderError(f"expected hidden size {DIMENSION}, the weights have {weights.word.shape[1]}")
     return weights
-
-
-MMAP_THRESHOLD_MAX = 32 << 20  # glibc's upper bound on the dynamic mmap threshold (64-bit)
-
-
-def _raise_reuse_threshold(token_budget: int) -> None:
-    """Allocate and free one block the size of a full batch's query/key/value product (18.9 MB at
-    the default budget). glibc's malloc serves blocks above its mmap threshold with fresh mappings,
-    zero-filled page by page on every use, and raises that threshold to the largest such block freed
-    (mallopt(3), "dynamic mmap threshold"). Freeing one here lets a batch's temporaries come from
-    the heap from the first batch on: without it, 64 short texts took 52,000 page faults and 25%
-    longer per batch (the copied weights did the same by accident when their copies were freed).
-    Nothing is touched, so nothing stays resident; elsewhere than glibc, an allocation and a free."""
-    size = min(token_budget * 3 * DIMENSION * 4, MMAP_THRESHOLD_MAX)
-    block = np.empty(size, dtype=np.uint8)
-    del block
 
 
 def _load_tokenizer(model_dir: Path, max_tokens: int) -> Any:
@@ -490,7 +442,6 @@ class MiniLMEmbedder:
             model_dir = self.model_dir
             self._tokenizer = _load_tokenizer(model_dir, self._max_tokens)
             self._weights = _load_weights(model_dir)
-            _raise_reuse_threshold(self._token_budget)
             logger.info("loaded %s from %s in %.2fs", MODEL_NAME, model_dir, time.perf_counter() - started)
         return self._weights, self._tokenizer
 
