@@ -275,3 +275,30 @@ def test_workspace_segmenter_ignores_events_of_no_workspace() -> None:
     finished, still_open, assignment, _h = segment_events(rows)
     assert not finished and not still_open and assignment == {"e0": NO_EPISODE}
     assert WorkspaceSegmenter("/w").open_row() is None
+
+
+def test_many_standing_errors_behind_a_flood_of_runs_assign_each_event_once() -> None:
+    """Many candidate errors in one publication, then more passing runs than an episode holds: the
+    errors standing at once are the failures of one episode of at most ``max_events``, and what does
+    not fit is left out. (Before, each error re-opened an episode under the same id, and the held
+    events it could not take were queued again beside themselves.)"""
+    ws = "/w"
+    t = datetime(2026, 1, 1, 9)
+    errors = tuple(diagnostic(f"error number {line}", f"E{line}", "ts", line=line) for line in range(40))
+    events: list[CapturedEvent] = [diagnostics(ws, "a.ts", errors, t)]
+    events += [
+        ended(ws, f"pytest tests/test_{i % 7}.py", 0, t + timedelta(milliseconds=i)) for i in range(1200)
+    ]
+    rows = [event_to_row(event, f"e{index:05d}") for index, event in enumerate(events)]
+    config = SegmentConfig(max_events=500)
+    finished, still_open, assignment, held = segment_events(rows, config, now=t + timedelta(hours=1))
+    seen: dict[str, str] = {}
+    for episode in [*finished, *still_open]:
+        assert len(episode.event_ids) <= config.max_events
+        for event_id in episode.event_ids:
+            assert event_id not in seen, f"{event_id} is in {seen[event_id]} and {episode.id}"
+            seen[event_id] = episode.id
+    assert set(assignment) == {row.id for row in rows} and not held
+    assert all(assignment[event_id] == episode_id for event_id, episode_id in seen.items())
+    assert [len(episode.event_ids) for episode in finished] == [500]
+    assert len({episode.id for episode in finished}) == len(finished)

@@ -149,7 +149,9 @@ class WorkspaceSegmenter:
         self.assignment: dict[str, str] = {}
         self._diagnostics: dict[str, set[str]] = {}
         self._candidates: dict[str, _Candidate] = {}
-        self._buffer: list[EventRow] = []
+        self._buffer: dict[str, EventRow] = {}  # held while an error may be confirmed; feed order
+        self._episode_ids: set[str] = set()
+        self._earliest: datetime | None = None  # of the candidates' events; None: look again
         self.malformed: list[MalformedEvent] = []
 
     # -- results --------------------------------------------------------------------------
@@ -158,8 +160,13 @@ class WorkspaceSegmenter:
     def held(self) -> set[str]:
         """Events that must stay unassigned (replayed next run)."""
         held = {candidate.event.id for candidate in self._candidates.values()}
-        held.update(row.id for row in self._buffer)
+        held.update(self._buffer)
         return held
+
+    def _is_held(self, event_id: str) -> bool:
+        return event_id in self._buffer or any(
+            candidate.event.id == event_id for candidate in self._candidates.values()
+        )
 
     def open_row(self) -> EpisodeRow | None:
         return None if self.open is None else self._row(self.open, OPEN, "")
@@ -251,7 +258,8 @@ class WorkspaceSegmenter:
         for key, candidate in list(self._candidates.items()):
             if candidate.source_path == scope and key not in errors:
                 del self._candidates[key]
-                if candidate.event.id not in self.assignment and candidate.event.id not in self.held:
+                self._earliest = None
+                if candidate.event.id not in self.assignment and not self._is_held(candidate.event.id):
                     self._hold_or_pass(candidate.event)
         new = {key: label for key, label in errors.items() if key not in previous}
         after_save = payload.after_save
@@ -264,17 +272,22 @@ class WorkspaceSegmenter:
                 episode.labels.append(f"clear the {label}")
             else:
                 self._candidates[key] = _Candidate(key, label, row, scope)
+                self._earliest = None
         if self.open is not None:
             self._attach(row)
-        elif row.id not in self.held:
+        elif not self._is_held(row.id):
             self._hold_or_pass(row)
 
     def _change(self, row: EventRow, payload: DocumentSaved | FileChanged) -> None:
         if isinstance(payload, DocumentSaved):
             # Saved while an error stood: the error is real (confirm candidates of that document).
-            for candidate in list(self._candidates.values()):
-                if candidate.source_path.endswith("\x1f" + payload.path):
-                    self._confirm(candidate)
+            self._confirm(
+                [
+                    candidate
+                    for candidate in self._candidates.values()
+                    if candidate.source_path.endswith("\x1f" + payload.path)
+                ]
+            )
         episode = self.open
         if episode is None:
             self._hold_or_pass(row)
@@ -285,45 +298,71 @@ class WorkspaceSegmenter:
     # -- helpers ------------------------------------------------------------------------------
 
     def _settle(self, now: datetime) -> None:
-        for candidate in sorted(self._candidates.values(), key=lambda c: (c.event.time, c.event.id)):
-            if (now - candidate.event.time).total_seconds() >= self.config.diagnostic_settle_s:
-                self._confirm(candidate)
+        if self._candidates:
+            if self._earliest is None:
+                self._earliest = min(candidate.event.time for candidate in self._candidates.values())
+            if (now - self._earliest).total_seconds() < self.config.diagnostic_settle_s:
+                return
+        self._confirm(
+            [
+                candidate
+                for candidate in self._candidates.values()
+                if (now - candidate.event.time).total_seconds() >= self.config.diagnostic_settle_s
+            ]
+        )
         if not self._candidates:
             self._release_buffer()
 
-    def _confirm(self, candidate: _Candidate) -> None:
-        self._candidates.pop(candidate.key, None)
-        episode = self._ensure_open(candidate.event)
-        episode.pending[candidate.key] = _Failure(
-            candidate.key,
-            "diagnostic",
-            candidate.label,
-            candidate.event.id,
-            candidate.event.time,
-            source_path=candidate.source_path,
-        )
-        episode.labels.append(f"clear the {candidate.label}")
-        self._attach(candidate.event)
-        for row in sorted(self._buffer, key=lambda r: (r.time, r.id)):
-            if row.time >= candidate.event.time and row.id != candidate.event.id:
-                self._attach(row)
-                if row.type in (DOCUMENT_SAVED, FILE_CHANGED):
-                    self._mark_changed(episode)
-        self._buffer = [row for row in self._buffer if row.id not in self.assignment]
+    def _confirm(self, due: list[_Candidate]) -> None:
+        """The errors in ``due`` stood: they are pending failures of one episode, which takes their
+        events and every held event from the first of them on, in time order, until it is full."""
+        if not due:
+            return
+        due.sort(key=lambda candidate: (candidate.event.time, candidate.event.id))
+        for candidate in due:
+            self._candidates.pop(candidate.key, None)
+        self._earliest = None
+        episode = self._ensure_open(due[0].event)
+        for candidate in due:
+            episode.pending[candidate.key] = _Failure(
+                candidate.key,
+                "diagnostic",
+                candidate.label,
+                candidate.event.id,
+                candidate.event.time,
+                source_path=candidate.source_path,
+            )
+            episode.labels.append(f"clear the {candidate.label}")
+        start = due[0].event.time
+        joining = {row.id: row for row in self._buffer.values() if row.time >= start}
+        joining.update({c.event.id: c.event for c in due if c.event.id not in self.assignment})
+        for row in sorted(joining.values(), key=lambda r: (r.time, r.id)):
+            if self.open is not episode:  # full: the rest is decided as if no episode were open
+                break
+            self._buffer.pop(row.id, None)
+            self._attach(row)
+            if row.type in (DOCUMENT_SAVED, FILE_CHANGED):
+                self._mark_changed(episode, row.time)
         self._release_buffer()
 
     def _release_buffer(self) -> None:
         if self._candidates:
             return
-        for row in self._buffer:
+        for row in self._buffer.values():
             if row.id not in self.assignment:
                 self._pass_through(row)
-        self._buffer = []
+        self._buffer = {}
 
     def _ensure_open(self, row: EventRow) -> _Open:
         if self.open is None:
+            episode_id = episode_id_for(self.workspace, row.id)
+            repeat = 1
+            while episode_id in self._episode_ids:  # an earlier episode of this run began at ``row``
+                episode_id = episode_id_for(self.workspace, f"{row.id}#{repeat}")
+                repeat += 1
+            self._episode_ids.add(episode_id)
             self.open = _Open(
-                id=episode_id_for(self.workspace, row.id),
+                id=episode_id,
                 workspace=self.workspace,
                 started_at=row.time,
                 last_at=row.time,
@@ -348,7 +387,7 @@ class WorkspaceSegmenter:
         """No episode is open: keep the event while an error may still be confirmed, else leave it
         out."""
         if self._candidates:
-            self._buffer.append(row)
+            self._buffer.setdefault(row.id, row)
         else:
             self._release_buffer()
             self._pass_through(row)
@@ -357,9 +396,11 @@ class WorkspaceSegmenter:
         self.assignment.setdefault(row.id, NO_EPISODE)
 
     @staticmethod
-    def _mark_changed(episode: _Open) -> None:
+    def _mark_changed(episode: _Open, at: datetime | None = None) -> None:
+        """A change at ``at`` (now when not given) counts for the failures that came before it."""
         for failure in episode.pending.values():
-            failure.changed_since = True
+            if at is None or failure.failed_at <= at:
+                failure.changed_since = True
 
     @staticmethod
     def _resolve(episode: _Open, key: str, *, fixed: bool) -> None:
@@ -479,11 +520,12 @@ def segment_events(
         open_row = segmenter.open_row()
         if open_row is not None:
             still_open.append(open_row)
-        held |= segmenter.held
+        workspace_held = segmenter.held
+        held |= workspace_held
         if malformed is not None:
             malformed.extend(error.event_id for error in segmenter.malformed)
         assignment.update(
-            {key: value for key, value in segmenter.assignment.items() if key not in segmenter.held}
+            {key: value for key, value in segmenter.assignment.items() if key not in workspace_held}
         )
     return finished, still_open, assignment, held
 
