@@ -835,6 +835,18 @@ _EXISTING_PLACEHOLDER = re.compile(r"\[REDACTED:[a-z0-9-]{1,40}\]")
 _MAX_PASSES = 8
 
 
+def _rules_by_hint() -> dict[str, tuple[int, ...]]:
+    """For each hint, the positions in ``_RULES`` of the rules it lets run."""
+    positions: dict[str, list[int]] = {}
+    for position, rule in enumerate(_RULES):
+        for hint in rule.hints or _SECRET_KEY_HINTS:
+            positions.setdefault(hint, []).append(position)
+    return {hint: tuple(found) for hint, found in positions.items()}
+
+
+_RULES_BY_HINT = _rules_by_hint()
+
+
 # --------------------------------------------------------------------------------------------------
 # Matching
 # --------------------------------------------------------------------------------------------------
@@ -871,6 +883,16 @@ class _Scan:
         self._aligned = len(self.lowered) == len(text)
         self._present: dict[str, bool] = {}
         self._windows: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+
+    def rules(self) -> list[_Rule]:
+        """The rules with a hint in the text, in their order (most texts hold few hints)."""
+        positions: set[int] = set()
+        for hint, found in _RULES_BY_HINT.items():
+            present = hint in self.lowered
+            self._present[hint] = present
+            if present:
+                positions.update(found)
+        return [_RULES[position] for position in sorted(positions)]
 
     def has_any(self, hints: tuple[str, ...]) -> bool:
         for hint in hints:
@@ -1003,7 +1025,7 @@ def _find_once(text: str) -> list[Finding]:
     for match in _EXISTING_PLACEHOLDER.finditer(view):
         taken.add_if_free(*match.span())
     found: list[Finding] = []
-    for rule in _RULES:
+    for rule in scan.rules():
         found.extend(f for f in scan.candidates(rule) if taken.add_if_free(f.start, f.end))
     return [visible.to_raw(f) for f in found] if visible else found
 
