@@ -8,8 +8,9 @@ the same cached MiniLM vectors as the pool benchmark, so building does not re-em
 ``python -m server --db <pool>`` is started as a subprocess and driven by pytest-lsp's
 LanguageClient. A document of distinct editor-like lines (pool_text's query generator) is opened and
 hovered line by line, each line with a forwarded diagnostic of its own (the hover speaks only on
-evidence), so every hover embeds a new query (no cache hits): first idle, then while a
-task sends ``carryover/terminalEnded`` notifications at ``--rate`` events per second. Reported:
+evidence; every line's query is new, and features/ahead.py embeds the last 64 diagnostics' moments
+ahead of the hover, the same share in both phases): first idle, then while a task sends
+``carryover/terminalEnded`` notifications at ``--rate`` events per second. Reported:
 initialize and pool-ready times, hover p50/p95/p99 (client-measured round trip), the event rate
 achieved, and how many events reached the events table (read back after a flush wait).
 """
@@ -45,6 +46,7 @@ REPO = BENCH.parent
 
 HOVER_SEED = 4242
 WARMUP = 10
+SETTLE_S = 3.0
 BUILD_BATCH = 2000
 
 
@@ -77,8 +79,9 @@ def terminal_ended(index: int, cwd: str) -> dict[str, Any]:
     }
 
 
-def diagnostics_params(uri: str, messages: Sequence[str]) -> dict[str, Any]:
-    """``carryover/diagnostics`` for ``uri``: one error diagnostic per line, the ``messages`` in order."""
+def diagnostics_params(uri: str, messages: Sequence[str], first_line: int = 0) -> dict[str, Any]:
+    """``carryover/diagnostics`` for ``uri``: one error diagnostic per line from ``first_line`` on, the
+    ``messages`` in order."""
     return {
         "uri": uri,
         "source": "bench",
@@ -88,7 +91,7 @@ def diagnostics_params(uri: str, messages: Sequence[str]) -> dict[str, Any]:
                 "message": message,
                 "severity": 1,
             }
-            for line, message in enumerate(messages)
+            for line, message in enumerate(messages, start=first_line)
         ],
     }
 
@@ -176,10 +179,13 @@ async def measure(pool: Path, workspace: Path, hovers: int, rate: int, inline: b
             text_document=lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text="\n".join(code))
         )
     )
-    # a diagnostic on every line: the hover speaks only where the moment carries a problem, so a
-    # line without one would measure the quiet path, not the retrieval
-    client.protocol.notify("carryover/diagnostics", diagnostics_params(uri, messages))
-    await asyncio.sleep(0.5)
+    # A diagnostic on every line: the hover speaks only where the moment carries a problem, so a line
+    # without one would measure the quiet path, not the retrieval. Each phase gets its own lines'
+    # diagnostics, then SETTLE_S: features/ahead.py embeds the last of them ahead of the hover in both
+    # phases alike (before, one forward for both phases left only the second phase's lines warmed).
+    per_phase = hovers + WARMUP
+    client.protocol.notify("carryover/diagnostics", diagnostics_params(uri, messages[:per_phase]))
+    await asyncio.sleep(SETTLE_S)
     note(f"pool ready after {ready_s:.1f} s; hovering")
     await hover_latencies(client, uri, range(WARMUP))
     idle = await hover_latencies(client, uri, range(WARMUP, WARMUP + hovers))
@@ -189,11 +195,14 @@ async def measure(pool: Path, workspace: Path, hovers: int, rate: int, inline: b
     stop = asyncio.Event()
     sent = [0]
     sender = asyncio.create_task(send_events(client, rate, str(workspace), stop, sent))
-    await asyncio.sleep(1.0)  # the ingest is in full swing before the first timed hover
+    client.protocol.notify(
+        "carryover/diagnostics", diagnostics_params(uri, messages[per_phase:], first_line=per_phase)
+    )
+    await asyncio.sleep(SETTLE_S)  # the ingest is in full swing before the first timed hover
     load_started = time.perf_counter()
     first = WARMUP + hovers
     loaded = await hover_latencies(client, uri, range(first + WARMUP, first + WARMUP + hovers))
-    elapsed = time.perf_counter() - load_started + 1.0
+    elapsed = time.perf_counter() - load_started + SETTLE_S
     stop.set()
     await sender
     note(f"loaded p50 {percentiles(loaded)[0]:.1f} ms; {sent[0]} events sent; waiting for them to be stored")

@@ -16,7 +16,13 @@ from pathlib import Path
 import attrs
 
 from carryover.pipeline.capture.sink import PoolEventSink, redact_value, row_payload
-from carryover.pipeline.events import Diagnostic, DiagnosticsChanged, TerminalEnded
+from carryover.pipeline.events import (
+    CapturedEvent,
+    Diagnostic,
+    DiagnosticsChanged,
+    ShellCommand,
+    TerminalEnded,
+)
 from carryover.pool.schema import EventRow
 from carryover.pool.store import MemoryStore
 from tests.support.events import diagnostic, diagnostics, ended, shell, started
@@ -87,10 +93,12 @@ def test_a_clean_exit_flushes_without_an_explicit_close(tmp_path: Path) -> None:
 class SlowStore:
     def __init__(self, fail_first: int = 0) -> None:
         self.batches: list[list[EventRow]] = []
+        self.attempts: list[bool] = []
         self.fail_first = fail_first
 
-    def append_events(self, rows: Sequence[EventRow]) -> int:
+    def append_events(self, rows: Sequence[EventRow], *, new_ids: bool = False) -> int:
         time.sleep(0.05)
+        self.attempts.append(new_ids)
         if self.fail_first:
             self.fail_first -= 1
             raise OSError("disk busy")
@@ -118,6 +126,30 @@ def test_a_failed_write_is_retried_with_the_same_batch() -> None:
     sink.record(started("/w", "x"))
     sink.close()
     assert [len(batch) for batch in store.batches] == [1] and sink.stats.failed_writes == 2
+    # the first attempt appends the id the sink made; a retry looks for it (the failed one may have
+    # stored it)
+    assert store.attempts == [True, False, False]
+
+
+def test_events_with_ids_of_their_own_are_stored_once(fast_store: MemoryStore) -> None:
+    """An event whose source gave it an id (the shell log's, made from the line) may come again; the
+    sink's own ids are new. Both through the real pool: nothing twice, nothing lost."""
+    given = [
+        CapturedEvent("/w", "shell-hook", ShellCommand(f"make {n}", "/w", 0, "bash"), id=f"evt_given{n}")
+        for n in range(3)
+    ]
+    sink = PoolEventSink(fast_store, flush_interval_s=0.05)
+    for event in given:
+        sink.record(event)
+    sink.flush(10)
+    for again in given:
+        sink.record(again)
+    sink.record(shell("/w", "make again", 0))
+    sink.record(started("/w", "x"))
+    sink.close()
+    stored = fast_store.read_events()
+    assert len(stored) == 5 and len({row.id for row in stored}) == 5
+    assert {row.id for row in stored} >= {"evt_given0", "evt_given1", "evt_given2"}
 
 
 def test_payload_strings_are_redacted_before_the_pool(fast_store: MemoryStore) -> None:

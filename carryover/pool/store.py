@@ -962,9 +962,10 @@ class MemoryStore:
         self._events.checkout_latest()
         self._episodes.checkout_latest()
 
-    def append_events(self, rows: Sequence[EventRow]) -> int:
+    def append_events(self, rows: Sequence[EventRow], *, new_ids: bool = False) -> int:
         """Insert events whose id is not stored yet (re-sending a batch is harmless). Returns how
-        many were new."""
+        many were new. ``new_ids``: the caller made every id just now, so none can be stored: they
+        are appended without the id match (which reads every stored id)."""
         if not rows:
             return 0
         import pyarrow as pa
@@ -974,6 +975,9 @@ class MemoryStore:
             [row.model_dump() for row in unique.values()], schema=EventRow.to_arrow_schema()
         )
         with self._lock.hold():
+            if new_ids:
+                self._events.add(data)
+                return int(data.num_rows)
             self._events.checkout_latest()
             before = int(self._events.count_rows())
             self._events.merge_insert("id").when_not_matched_insert_all().execute(data)

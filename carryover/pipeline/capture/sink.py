@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 class EventStore(Protocol):
     """What the sink needs of the pool (``MemoryStore`` provides it)."""
 
-    def append_events(self, rows: Sequence[EventRow]) -> int: ...
+    def append_events(self, rows: Sequence[EventRow], *, new_ids: bool = False) -> int: ...
 
 
 _REDACTABLE = frozenset({*PAYLOAD_CLASSES.values(), Diagnostic, Range, Position})
@@ -158,7 +158,7 @@ class PoolEventSink:
         store: EventStore,
         *,
         flush_interval_s: float = 0.5,
-        batch_size: int = 64,
+        batch_size: int = 512,
         max_queue: int = 100_000,
         on_persisted: Callable[[int], None] | None = None,
         retry_backoff_s: tuple[float, float] = (0.2, 5.0),
@@ -170,6 +170,7 @@ class PoolEventSink:
         self._on_persisted = on_persisted
         self._backoff = retry_backoff_s
         self._queue: deque[tuple[str, CapturedEvent]] = deque()
+        self._made_ids: set[str] = set()  # queued ids the sink made (never stored before)
         self._cond = threading.Condition()
         self._flush_requested = False
         self._closing = False
@@ -181,6 +182,7 @@ class PoolEventSink:
     def record(self, event: CapturedEvent) -> None:
         """Queue ``event``; returns at once. Starts the writer thread on first use."""
         event_id = event.id or new_event_id(event.time)
+        made = event.id is None
         with self._cond:
             if self._closing:
                 self.stats.dropped += 1
@@ -189,6 +191,8 @@ class PoolEventSink:
                 self.stats.dropped += 1
                 return
             self._queue.append((event_id, event))
+            if made:
+                self._made_ids.add(event_id)
             self.stats.recorded += 1
             if self._thread is None:
                 self._start_locked()
@@ -244,8 +248,9 @@ class PoolEventSink:
 
     # -- the writer thread -------------------------------------------------------------------
 
-    def _take_batch(self) -> list[tuple[str, CapturedEvent]] | None:
-        """The next batch, waiting for the interval to fill it; None when closing with nothing left."""
+    def _take_batch(self) -> tuple[list[tuple[str, CapturedEvent]], bool] | None:
+        """The next batch and whether the sink made all its ids, waiting for the interval to fill
+        it; None when closing with nothing left."""
         with self._cond:
             while not self._queue:
                 if self._closing:
@@ -261,15 +266,18 @@ class PoolEventSink:
                 self._cond.wait(max(0.0, self._flush_interval_s - (time.monotonic() - first_seen)))
             count = min(len(self._queue), self._batch_size)
             batch = [self._queue.popleft() for _ in range(count)]
+            made = all(event_id in self._made_ids for event_id, _ in batch)
+            self._made_ids.difference_update(event_id for event_id, _ in batch)
             if not self._queue:
                 self._flush_requested = False
-            return batch
+            return batch, made
 
     def _run(self) -> None:
         while True:
-            batch = self._take_batch()
-            if batch is None:
+            taken = self._take_batch()
+            if taken is None:
                 return
+            batch, made = taken
             rows = []
             cache: dict[str, str] = {}
             for event_id, event in batch:
@@ -279,7 +287,7 @@ class PoolEventSink:
                     logger.warning("dropping event %s: %s", event.type, error)
                     with self._cond:
                         self.stats.dropped += 1
-            stored = self._write(rows)
+            stored = self._write(rows, new_ids=made)
             with self._cond:
                 if stored:
                     self.stats.persisted += len(rows)
@@ -292,11 +300,14 @@ class PoolEventSink:
                 except Exception:  # a listener must not stop the writer
                     logger.exception("on_persisted callback failed")
 
-    def _write(self, rows: list[EventRow]) -> bool:
+    def _write(self, rows: list[EventRow], *, new_ids: bool) -> bool:
+        """Store ``rows``, retrying while the pool refuses. A first attempt with only ids the sink
+        made appends them without looking for them; a retry looks (the failed attempt may have
+        stored them)."""
         delay, max_delay = self._backoff
         while rows:
             try:
-                self._store.append_events(rows)
+                self._store.append_events(rows, new_ids=new_ids)
                 return True
             except Exception:  # the pool is busy, the disk full…: keep the batch, retry
                 with self._cond:
@@ -310,4 +321,5 @@ class PoolEventSink:
                     return False
                 time.sleep(delay)
                 delay = min(delay * 2, max_delay)
+                new_ids = False
         return True
