@@ -6,9 +6,10 @@ A 1k pool (benchmarks/hover.py's build), ``carryover serve`` through pytest-lsp,
 distinct lines with a forwarded diagnostic each; then ``--events`` ``carryover/terminalEnded``
 notifications at ``--rate`` a second while the lines are hovered one by one. Prints the server's
 RSS (VmRSS) when ready, with the document, after the flood and after the hovers, then the
-events stored. On 2026-12-03 (1k pool, 10,000 events at 1,000/s, 200 hovers), two runs: 281 → 325 →
-365 → 566 MB (the 200 hovers took 58 s: about 290 ms each behind the flood, against ~50 ms idle), and
-in an earlier run of the same script 281 → 324 → 368 → 4,880 MB; without hovers 374 MB. Not diagnosed.
+events stored. Before 41cc6cd (2026-12-03, 1k pool, 10,000-20,000 events at 1,000/s, 200-300 hovers)
+the RSS ran to 566 MB, 1.4 GB, 4.9 GB and 7-8 GB: segmentation re-queued held events beside themselves
+for every standing error. Since: 500-506 MB after 20,000 events and 300 hovers (three runs);
+benchmarks/results/2026-12-03-2013-ingest.md.
 """
 
 from __future__ import annotations
