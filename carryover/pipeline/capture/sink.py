@@ -170,7 +170,6 @@ class PoolEventSink:
         self._on_persisted = on_persisted
         self._backoff = retry_backoff_s
         self._queue: deque[tuple[str, CapturedEvent]] = deque()
-        self._made_ids: set[str] = set()  # queued ids the sink made (never stored before)
         self._cond = threading.Condition()
         self._flush_requested = False
         self._closing = False
@@ -182,7 +181,6 @@ class PoolEventSink:
     def record(self, event: CapturedEvent) -> None:
         """Queue ``event``; returns at once. Starts the writer thread on first use."""
         event_id = event.id or new_event_id(event.time)
-        made = event.id is None
         with self._cond:
             if self._closing:
                 self.stats.dropped += 1
@@ -191,8 +189,6 @@ class PoolEventSink:
                 self.stats.dropped += 1
                 return
             self._queue.append((event_id, event))
-            if made:
-                self._made_ids.add(event_id)
             self.stats.recorded += 1
             if self._thread is None:
                 self._start_locked()
@@ -248,9 +244,8 @@ class PoolEventSink:
 
     # -- the writer thread -------------------------------------------------------------------
 
-    def _take_batch(self) -> tuple[list[tuple[str, CapturedEvent]], bool] | None:
-        """The next batch and whether the sink made all its ids, waiting for the interval to fill
-        it; None when closing with nothing left."""
+    def _take_batch(self) -> list[tuple[str, CapturedEvent]] | None:
+        """The next batch, waiting for the interval to fill it; None when closing with nothing left."""
         with self._cond:
             while not self._queue:
                 if self._closing:
@@ -266,18 +261,15 @@ class PoolEventSink:
                 self._cond.wait(max(0.0, self._flush_interval_s - (time.monotonic() - first_seen)))
             count = min(len(self._queue), self._batch_size)
             batch = [self._queue.popleft() for _ in range(count)]
-            made = all(event_id in self._made_ids for event_id, _ in batch)
-            self._made_ids.difference_update(event_id for event_id, _ in batch)
             if not self._queue:
                 self._flush_requested = False
-            return batch, made
+            return batch
 
     def _run(self) -> None:
         while True:
-            taken = self._take_batch()
-            if taken is None:
+            batch = self._take_batch()
+            if batch is None:
                 return
-            batch, made = taken
             rows = []
             cache: dict[str, str] = {}
             for event_id, event in batch:
@@ -287,7 +279,8 @@ class PoolEventSink:
                     logger.warning("dropping event %s: %s", event.type, error)
                     with self._cond:
                         self.stats.dropped += 1
-            stored = self._write(rows, new_ids=made)
+            made_every_id = all(event.id is None for _, event in batch)
+            stored = self._write(rows, new_ids=made_every_id)
             with self._cond:
                 if stored:
                     self.stats.persisted += len(rows)
