@@ -21,25 +21,90 @@ DIAGNOSTICS_PER_DOCUMENT = 30
 MESSAGE_CHARS = 600
 ERROR_LINE_CHARS = 300
 
-_TYPED_ERROR = re.compile(
-    r"^\s*(?:[\w.]+(?:Error|Exception)|error(?:\[\w+\])?|panic|fatal|FAIL(?:ED)?)\b.*?:", re.IGNORECASE
+_NOISE_PREFIX = re.compile(
+    r"^(?:E\s+(?=\S)|npm (?:ERR!|error)\s*|\[(?:ERROR|FATAL|SEVERE)\]\s*|[│┃]\s*|#\d+\s+(?=ERROR)|=>\s+)"
 )
-_ANY_ERROR = re.compile(
-    r"\b(?:error|errors|failed|failure|panic(?:ked)?|fatal|cannot|undefined|not found|exception|"
-    r"assert(?:ion)?|denied|refused|timed? ?out)\b",
+"""What a tool prints before its message (pytest's ``E``, ``npm ERR!``, Maven's ``[ERROR]``, Terraform's
+box, BuildKit's step number): dropped from the line that is returned."""
+_NOT_A_MESSAGE = re.compile(
+    r"""^\s*(?:at\s|File\s"|Traceback\s\(most\srecent\scall\slast\)|[\^~]+$|-->\s|=\s(?:note|help):|
+    (?:>\s*)?\d+\s*\||\||>\s{3,})""",
+    re.VERBOSE,
+)
+"""Stack frames, the caret under a column, and the source excerpts compilers and test runners quote
+(``12 | …``, pytest's ``>   …``): their words are the program's, not the tool's."""
+_TYPED_AT_START = re.compile(
+    r"^(?:[\w.$]*(?:Error|Exception)|error(?:\[\w+\])?|panic|fatal|FAIL(?:ED)?|ERROR)\b[^:]{0,40}:\s+\S",
     re.IGNORECASE,
 )
-_STACK_FRAME = re.compile(r"^\s*(?:at |File \"|Traceback \(most recent call last\)|\^+$|~+$)")
+_TYPED_IN_LINE = re.compile(
+    r"(?::\d+(?::\d+)?|\(\d+,\d+\)):?(?:\s+-)?\s+(?:fatal\s+)?error\b[^:]{0,20}:\s*\S"  # file:line: error:
+    r"|\b[A-Z]\w*(?:Error|Exception)\b(?::\s*\S|\))"  # … TypeError: …, … (NoMethodError)
+    r"|\(\w*(?:Error|Exception)\)\s+\S"  # ** (KeyError) …
+    r"|:\d+:\d+:\s+[A-Z]{1,3}\d{2,5}\b",  # file:line:col: F401 … (a linter's rule code)
+)
+_LOCATED = re.compile(r"^(?:\.{0,2}/)?[\w./-]+\.\w+:\d+(?::\d+)?:\s+\S|\((?:error|warning)\):\s+\S")
+"""A compiler's or linter's ``file:line:col: message`` (Go prints no "error:" label), or a rule's
+``(warning): message``."""
+_FAILURE_WORDS = re.compile(
+    r"\b(?:errors?|failed|failure|panic(?:ked)?|fatal|cannot|can't|could\s+not|couldn't|unable\s+to|"
+    r"undefined|undeclared|not\s+found|no\s+such|does\s+not\s+exist|unbound\s+variable|missing|invalid|"
+    r"exception|assert(?:ion)?|denied|refused|rejected|forbidden|unauthori[sz]ed|timed?\s?out|"
+    r"conflict|mismatch(?:ed)?|incompatible|unresolved|segmentation\s+fault|core\s+dumped|"
+    r"double\s+free|stack\s+smashing|out\s+of\s+memory|overflow|no\s+tests?\s+(?:ran|found|collected)|"
+    r"collected\s+0\s+items|no\s+rule\s+to\s+make|needed|needs\s+to\s+be)\b"
+    r"|^(?:---\s+FAIL:|not\s+ok\s+\d|●\s)",
+    re.IGNORECASE,
+)
+_WRAP_UP = re.compile(
+    r"""^(?:error:\s+(?:test\s+failed|could\s+not\s+compile|aborting\s+due\s+to|fatalError)|
+    make(?:\[\d+\])?:\s+\*\*\*\s+\[|A\s+complete\s+log\s+of\s+this\s+run|
+    (?:Test\s+Suites|Tests|Test\s+Files|Tests\s+run|Snapshots):|\d+\s+(?:examples?|tests?),\s+\d+\s+failures?|
+    Failed\s+examples:|FAILURES!|There\s+(?:was|were)\s+\d+\s+(?:failures?|errors?):|
+    BUILD\s+FAIL|FAILURE:\s+Build\s+failed|Execution\s+failed\s+for\s+task|>\s+Task\s+\S+\s+FAILED|
+    >\s+Compilation\s+failed|Failed!\s+-|test\s+result:\s+FAILED|(?:FAIL|ok)(?:\s+\S+\s+[\d.]+s)?$|
+    collected\s+\d+\s+items?\s+/|!+\s+Interrupted|=+\s+\d+\s+(?:failed|errors?)|\d+\s+errors?$|
+    Found\s+\d+\s+errors?|✖\s+\d+\s+problems?|cc1:\s|Process\s+completed\s+with\s+exit\s+code|
+    Aborted(?:\s+\(core\s+dumped\))?$|code\s+E[A-Z]+$|[^:]{1,40}:$|([_=*!-])\1{2,}\s.*\s\1{3,}$)""",
+    re.VERBOSE,
+)
+"""Lines that only say that something failed (a runner's tally, a build's last word, a heading
+without its message, a banner such as pytest's ``____ ERROR at setup of … ____``): the telling line
+is elsewhere, so they are taken only when nothing else is."""
+_PANIC_AT = re.compile(r"\bpanicked at \S+:\d+:\d+:$")
+"""Rust 1.73+ prints the panic's message on the line after this one."""
+
+
+def _message(line: str) -> str:
+    return _NOISE_PREFIX.sub("", line, count=1).strip()
+
+
+def _tier(message: str) -> int:
+    if _WRAP_UP.match(message):
+        return 1 if _FAILURE_WORDS.search(message) else 0
+    if _TYPED_AT_START.match(message) or _TYPED_IN_LINE.search(message):
+        return 3
+    return 2 if _FAILURE_WORDS.search(message) or _LOCATED.search(message) else 0
 
 
 def error_line(output: str) -> str | None:
-    """The most telling line of a failed command's output: the first typed error (``TypeError: …``,
-    ``error[E0308]: …``, ``panic: …``), else the first line that mentions a failure, never a stack
-    frame; None when no line does."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    lines = [line for line in lines if not _STACK_FRAME.match(line)]
-    for pattern in (_TYPED_ERROR, _ANY_ERROR):
-        for line in lines:
-            if pattern.search(line):
-                return line[:ERROR_LINE_CHARS]
-    return None
+    """The most telling line of a failed command's output, without the tool's prefix: the first typed
+    error (``TypeError: …``, ``error[E0308]: …``, ``file:3: error: …``, ``panic: …``, a panic's
+    message), else the first line in a tool's failure wording (``--- FAIL:``, ``● test``, ``not ok``,
+    ``cannot``, ``not found``, …), else a tally or last word (``Tests: 1 failed``); never a stack frame
+    or a quoted source line; None when no line tells a failure."""
+    lines = [line.strip() for line in output.splitlines()]
+    best: tuple[int, str] | None = None
+    for index, line in enumerate(lines):
+        if not line or _NOT_A_MESSAGE.match(line):
+            continue
+        if _PANIC_AT.search(line) and index + 1 < len(lines) and lines[index + 1]:
+            candidate = (3, _message(lines[index + 1]))
+        else:
+            message = _message(line)
+            candidate = (_tier(message), message)
+        if candidate[0] and (best is None or candidate[0] > best[0]):
+            best = candidate
+            if best[0] == 3:
+                break
+    return best[1][:ERROR_LINE_CHARS] if best else None
