@@ -49,7 +49,8 @@ class LiveCapture:
     def __init__(self, folders: Callable[[], Sequence[str]], exclude: Sequence[str] = ()) -> None:
         self._folders = folders
         self._exclude = list(exclude)
-        self._filters: dict[str, PathFilter] = {}
+        self._filters: dict[tuple[str, bool], PathFilter] = {}
+        """Path filters by workspace root and whether they read .gitignore (made once per exclude list)."""
         self.enabled = True
         self.paused = False
         self._sink: EventSink | None = None
@@ -91,11 +92,8 @@ class LiveCapture:
             return True
         root = workspace_of(path, list(self._folders()))
         if not root:
-            return bool(self._exclude) and PathFilter("/", self._exclude, use_gitignore=False).excluded(path)
-        path_filter = self._filters.get(root)
-        if path_filter is None:
-            path_filter = self._filters[root] = PathFilter(root, self._exclude)
-        return path_filter.excluded(path)
+            return bool(self._exclude) and self._filter("/", use_gitignore=False).excluded(path)
+        return self._filter(root, use_gitignore=True).excluded(path)
 
     def hidden(self, path: str) -> bool:
         """Whether suggestions stay out of ``path``: a secret file or one of the user's exclude globs
@@ -105,7 +103,14 @@ class LiveCapture:
         if not self._exclude:
             return False
         root = workspace_of(path, list(self._folders())) or "/"
-        return PathFilter(root, self._exclude, use_gitignore=False).excluded(path)
+        return self._filter(root, use_gitignore=False).excluded(path)
+
+    def _filter(self, root: str, *, use_gitignore: bool) -> PathFilter:
+        path_filter = self._filters.get((root, use_gitignore))
+        if path_filter is None:
+            path_filter = PathFilter(root, self._exclude, use_gitignore=use_gitignore)
+            self._filters[(root, use_gitignore)] = path_filter
+        return path_filter
 
     # -- documents ------------------------------------------------------------------------------
 
