@@ -72,3 +72,16 @@ def test_the_service_captures_segments_and_distils_in_the_background(
     external = [json.loads(e.payload)["path"] for e in events if e.type == "file.changed_externally"]
     assert external == ["notes.md"]  # the editor's own save is not external; .env is never captured
     assert {memory.kind for memory in fast_store.list_memories()} == set(Kind)
+
+
+def test_a_gitignore_saved_in_the_editor_changes_what_live_capture_keeps_out(tmp_path: Path) -> None:
+    root = str(tmp_path.resolve())
+    ignore = tmp_path / ".gitignore"
+    ignore.write_text("generated/\n", encoding="utf-8")
+    capture = LiveCapture(lambda: [root])
+    generated = f"{root}/generated/schema.py"
+    assert capture.excluded(generated)
+    ignore.write_text("dist/\n", encoding="utf-8")
+    assert capture.excluded(generated)  # the rules read before stay until the file is saved
+    capture.document_saved(f"file://{root}/.gitignore", "dist/\n")
+    assert not capture.excluded(generated) and capture.excluded(f"{root}/dist/app.js")

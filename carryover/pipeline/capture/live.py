@@ -14,6 +14,7 @@ import collections
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from carryover.pipeline.capture.documents import DocumentTracker, uri_to_path, workspace_of
@@ -124,8 +125,12 @@ class LiveCapture:
         self._record_document(uri, self.tracker.change(uri, version, changes))
 
     def document_saved(self, uri: str, text: str | None = None) -> None:
+        path = uri_to_path(uri)
         if self._on_editor_write is not None:
-            self._on_editor_write(uri_to_path(uri))
+            self._on_editor_write(path)
+        if Path(path).name == ".gitignore":
+            for path_filter in list(self._filters.values()):
+                path_filter.invalidate(path)
         self._record_document(uri, self.tracker.save(uri, text))
 
     def document_closed(self, uri: str) -> None:
