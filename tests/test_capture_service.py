@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from carryover.pipeline.capture.filters import holds_ignore_rules
 from carryover.pipeline.capture.live import LiveCapture
 from carryover.pipeline.capture.shell_hook import default_log_path
 from carryover.pipeline.segment import DISTILLED
@@ -85,3 +86,9 @@ def test_a_gitignore_saved_in_the_editor_changes_what_live_capture_keeps_out(tmp
     assert capture.excluded(generated)  # the rules read before stay until the file is saved
     capture.document_saved(f"file://{root}/.gitignore", "dist/\n")
     assert not capture.excluded(generated) and capture.excluded(f"{root}/dist/app.js")
+
+
+def test_the_files_path_filters_read_their_rules_from() -> None:
+    assert holds_ignore_rules("/w/.gitignore") and holds_ignore_rules("src/.gitignore")
+    assert holds_ignore_rules(".git/info/exclude") and holds_ignore_rules("/w/.git/info/exclude")
+    assert not holds_ignore_rules("/w/notes.gitignore") and not holds_ignore_rules("/w/src/exclude")

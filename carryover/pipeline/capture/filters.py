@@ -89,6 +89,17 @@ def _spec(lines: Sequence[str]) -> pathspec.GitIgnoreSpec:
 _NEVER = _spec(NEVER_CAPTURE)
 
 
+GITIGNORE = ".gitignore"
+INFO_EXCLUDE = ".git/info/exclude"
+
+
+def holds_ignore_rules(path: str | os.PathLike[str]) -> bool:
+    """True for the files a :class:`PathFilter` reads its rules from: a folder's ``.gitignore`` and
+    the repository's ``.git/info/exclude`` (``path`` absolute or relative to the root)."""
+    text = str(path).replace(os.sep, "/")
+    return text.rsplit("/", 1)[-1] == GITIGNORE or text == INFO_EXCLUDE or text.endswith("/" + INFO_EXCLUDE)
+
+
 def is_secret_path(path: str | os.PathLike[str]) -> bool:
     """True for paths whose content must never be captured (``.env``, keys, credential files)."""
     text = str(path).replace(os.sep, "/")
@@ -159,9 +170,9 @@ class PathFilter:
                 return self._specs[folder]
         directory = self.root / folder if folder else self.root
         lines: list[str] = []
-        sources = [directory / ".gitignore"]
+        sources = [directory / GITIGNORE]
         if not folder:
-            sources.append(self.root / ".git" / "info" / "exclude")
+            sources.append(self.root / INFO_EXCLUDE)
         for source in sources:
             try:
                 lines.extend(source.read_text(encoding="utf-8", errors="replace").splitlines())

@@ -14,11 +14,10 @@ import collections
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from carryover.pipeline.capture.documents import DocumentTracker, uri_to_path, workspace_of
-from carryover.pipeline.capture.filters import PathFilter, is_secret_path
+from carryover.pipeline.capture.filters import PathFilter, holds_ignore_rules, is_secret_path
 from carryover.pipeline.capture.terminal import decode, terminal_event, terminal_started_event
 from carryover.pipeline.events import CapturedEvent, EventSink
 from carryover.vocabulary.output import OUTPUT_HEAD_CHARS, OUTPUT_TAIL_CHARS
@@ -128,7 +127,7 @@ class LiveCapture:
         path = uri_to_path(uri)
         if self._on_editor_write is not None:
             self._on_editor_write(path)
-        if Path(path).name == ".gitignore":
+        if holds_ignore_rules(path):
             for path_filter in list(self._filters.values()):
                 path_filter.invalidate(path)
         self._record_document(uri, self.tracker.save(uri, text))

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import attrs
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-from carryover.pipeline.capture.filters import PathFilter
+from carryover.pipeline.capture.filters import PathFilter, holds_ignore_rules
 from carryover.pipeline.events import CapturedEvent, Change, EventSink, FileChanged
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ class WorkspaceWatcher:
             return
         if src_rel is None:
             return
-        if src_rel.endswith(".gitignore") or src_rel == ".git/info/exclude":
+        if holds_ignore_rules(src_rel):
             self.filter.invalidate(src)
         if self.filter.excluded(src):
             return
