@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -76,12 +77,12 @@ async def test_an_agent_over_stdio(seeded: MemoryStore, tmp_path: Path) -> None:
     """One server process: the tools are listed, a python moment finds the insight learned in rust, a
     proposed insight is invisible until accepted, bad arguments are clear errors."""
     async with mcp_client(seeded, tmp_path) as client:
-        await _tools_and_cross_language_search(client)
+        await _tools_and_cross_language_search(client, seeded.config.pool_dir)
         await _bad_arguments(client, seeded)
         await _propose_then_accept(client, seeded)
 
 
-async def _tools_and_cross_language_search(client: Client) -> None:
+async def _tools_and_cross_language_search(client: Client, pool: Path) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == {"search", "show", "propose", "feedback"}
     assert tools["search"].input_schema["properties"]["k"]["maximum"] == 20
@@ -98,8 +99,12 @@ async def _tools_and_cross_language_search(client: Client) -> None:
     shown = data(await client.call_tool("show", {"id": top["id"][:12]}))
     assert shown["id"] == top["id"] and shown["content"] == top["content"]
 
+    learned = pool / "ranker-feedback.json"
+    assert not learned.exists()
     voted = data(await client.call_tool("feedback", {"id": top["id"], "helpful": True}))
-    assert voted == {"id": top["id"], "helpful": 1, "unhelpful": 0}
+    assert voted == {"id": top["id"], "helpful": 1, "unhelpful": 0, "ranking_learned": True}
+    saved = json.loads(learned.read_text(encoding="utf-8"))
+    assert saved["events"] == 1 and any(value != 0.0 for value in saved["delta"])
 
     prompts = (await client.list_prompts()).prompts
     assert [prompt.name for prompt in prompts] == ["when-to-search"]
@@ -208,3 +213,24 @@ def test_the_write_path_keeps_proposals_out_of_retrieval_when_added_directly(see
     assert seeded.get_required(result.id).status is Status.PROPOSED
     hits = seeded.search(SearchQuery(text=str(PROPOSAL["title"]), k=20))
     assert result.id not in {hit.memory.id for hit in hits}
+
+
+def test_feedback_teaches_the_ranking_only_for_a_memory_search_returned(seeded: MemoryStore) -> None:
+    from carryover.mcp.server import Pools, do_feedback, do_search
+
+    pools = Pools(seeded.config)
+    pools._store = seeded
+    learned = seeded.config.pool_dir / "ranker-feedback.json"
+    never_returned = next(
+        memory.id for memory in seeded.list_memories(status=Status.ACTIVE) if memory.kind is Kind.INSIGHT
+    )
+    assert do_feedback(pools, never_returned, False)["ranking_learned"] is False
+    assert not learned.exists()
+
+    before = do_search(pools, **NONE_MOMENT, k=3)["memories"]
+    top = before[0]
+    for _ in range(3):
+        assert do_feedback(pools, top["id"], False)["ranking_learned"] is True
+    assert json.loads(learned.read_text(encoding="utf-8"))["events"] == 3
+    after = do_search(pools, **NONE_MOMENT, k=10)["memories"]
+    assert next(memory["score"] for memory in after if memory["id"] == top["id"]) < top["score"]

@@ -148,6 +148,30 @@ async def test_a_rejection_from_a_code_action_teaches_the_ranking(session: Sessi
         await command(client, "carryover.restore", {"memoryId": argument["memoryId"]})
 
 
+async def test_why_from_a_code_action_ranks_the_moment_it_was_shown_at(session: Session) -> None:
+    client = session.client
+    uri = open_document(client, session.workspace / "asked.py", LOOKUP, "python")
+    diagnostic = lsp.Diagnostic(
+        range=lsp.Range(start=lsp.Position(line=1, character=12), end=lsp.Position(line=1, character=30)),
+        message="TypeError: 'NoneType' object is not subscriptable",
+        severity=lsp.DiagnosticSeverity.Error,
+        source="python",
+    )
+    actions = await code_actions(client, uri, 1, [diagnostic])
+    (asked,) = [a for a in titled(actions, "Why this suggestion?") if GUARD[:20] in a.title]
+    assert asked.command is not None and asked.command.arguments is not None
+    argument = asked.command.arguments[0]
+    assert isinstance(argument, dict)
+    assert argument["uri"] == uri and argument["line"] == 1 and argument["diagnostic"] == diagnostic.message
+    why = await command(client, "carryover.why", argument)
+    assert why["shown"] is True and why["rank"] == 1 and why["candidates"] >= 2
+    assert 0.0 < why["score"] <= 1.0
+    assert "ranked 1 of" in why["explanation"] and "transferred from rust" in why["explanation"]
+    # the same memory asked about on a plain line: ranked, but the hover would not speak there
+    plain = await command(client, "carryover.why", {"memoryId": argument["memoryId"], "uri": uri, "line": 0})
+    assert plain["shown"] is False and "stays quiet" in plain["explanation"]
+
+
 async def test_run_validation_is_returned_not_run(session: Session) -> None:
     client = session.client
     uri = open_document(client, session.workspace / "lib.rs", "fn parse() -> u32 {\n    1\n}\n", "rust")

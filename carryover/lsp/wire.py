@@ -115,6 +115,8 @@ class MemoryRef:
     uri: str | None = None
     """With ``line``: where the memory was shown (a code action), so that a pin teaches the ranking."""
     line: int | None = None
+    diagnostic: str | None = None
+    """The diagnostic the memory was shown for there (a quick fix), part of that moment."""
 
 
 @attrs.define
@@ -133,6 +135,8 @@ class RejectArgs:
     """With ``line``: where the memory was shown (a code action), so that the rejection teaches the
     ranking."""
     line: int | None = None
+    diagnostic: str | None = None
+    """The diagnostic the memory was shown for there (a quick fix), part of that moment."""
 
 
 @attrs.define
@@ -154,8 +158,14 @@ class ShowArgs:
 class WhyArgs:
     memory_id: str
     query: str = ""
+    """Without ``uri`` and ``line``: the text the memory was found for (a typed search)."""
     language: str | None = None
     workspace: str | None = None
+    uri: str | None = None
+    """With ``line``: where the memory was shown; the moment there is ranked as the hover ranks it."""
+    line: int | None = None
+    diagnostic: str | None = None
+    """The diagnostic the memory was shown for there (a quick fix), part of that moment."""
 
 
 @attrs.define

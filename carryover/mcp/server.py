@@ -11,7 +11,9 @@ Tools:
   names, literals, numbers or identifiers; one-sentence description, one to three sentences of
   content), refused while it holds a secret, and stored as *proposed*: never retrieved until the
   person accepts it in the editor (``carryover.accept``).
-- ``feedback``: helpful or not, on a memory the agent used.
+- ``feedback``: helpful or not, on a memory the agent used. Where search returned it in this session,
+  the pool's ranking learns from it too, against the moment it was returned for (as a pin or a
+  rejection made in the editor does).
 
 Nothing here runs a command: a memory's check command is text for the agent to consider. Every
 argument is bounded (text lengths, ``k`` at most 20, list sizes). Memory text is untrusted data.
@@ -23,6 +25,7 @@ import argparse
 import logging
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
@@ -39,6 +42,7 @@ from carryover.pool.redaction import find_secrets, redact_text
 if TYPE_CHECKING:  # LanceDB and the models load in the worker thread, after the handshake
     from carryover.pool.store import MemoryStore
     from carryover.pool.team import PooledSearch, TeamPool
+    from carryover.recall import Moment
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ MAX_CONTENT = 1_200
 MAX_TAGS = 12
 MAX_TAG = 40
 MAX_ID = 80
+MAX_REMEMBERED = 256
+"""How many returned memories keep the moment search returned them for (for ``feedback``)."""
 
 INSTRUCTIONS = """\
 Carryover is the person's memory of lessons learned in earlier coding sessions, across projects and
@@ -92,6 +98,7 @@ class Pools:
         self._lock = threading.Lock()
         self._store: MemoryStore | None = None
         self._team: TeamPool | None = None
+        self._returned_for: OrderedDict[str, Moment] = OrderedDict()
 
     def local(self) -> MemoryStore:
         with self._lock:
@@ -119,6 +126,19 @@ class Pools:
         from carryover.pool.team import PooledSearch
 
         return PooledSearch(self.local(), self.team())
+
+    def returned(self, memory_ids: Sequence[str], moment: Moment) -> None:
+        """Search returned ``memory_ids`` for ``moment`` (the latest moment per memory is kept)."""
+        with self._lock:
+            for memory_id in memory_ids:
+                self._returned_for.pop(memory_id, None)
+                self._returned_for[memory_id] = moment
+            while len(self._returned_for) > MAX_REMEMBERED:
+                self._returned_for.popitem(last=False)
+
+    def returned_for(self, memory_id: str) -> Moment | None:
+        with self._lock:
+            return self._returned_for.get(memory_id)
 
 
 def _clean(value: str | None, name: str, limit: int) -> str | None:
@@ -184,6 +204,7 @@ def do_search(
         workspace=_clean(workspace, "workspace", MAX_FIELD),
     )
     suggestions = suggest(pools.searcher(), moment, RecallOptions(k=k))
+    pools.returned([suggestion.hit.memory.id for suggestion in suggestions], moment)
     memories = []
     for suggestion in suggestions:
         record = hit_json(suggestion.hit, suggestion.basis)
@@ -289,8 +310,19 @@ def do_feedback(pools: Pools, memory_id: str, helpful: bool) -> dict[str, Any]:
                 f"{memory.id} is a team memory: feedback is kept on the person's own memories"
             )
         raise ArgumentError(f"{memory.id} is {memory.status.value}: feedback is for memories search returned")
+    moment = pools.returned_for(memory.id)
+    learned = False
+    if moment is not None:
+        from carryover.recall.moment import learn_from
+
+        learned = learn_from(pools.local(), moment, memory.id, helpful)
     updated = pools.local().record_feedback(memory.id, helpful)
-    return {"id": updated.id, "helpful": updated.helpful, "unhelpful": updated.unhelpful}
+    return {
+        "id": updated.id,
+        "helpful": updated.helpful,
+        "unhelpful": updated.unhelpful,
+        "ranking_learned": learned,
+    }
 
 
 def build_server(pools: Pools) -> MCPServer[Any]:

@@ -203,13 +203,18 @@ def actions_for(
         )
     if not feedback:
         return found
-    why_args = {
+    shown_at = {
         **ref,
+        "uri": info.uri,
+        "line": diagnostic.range.start.line if diagnostic else line,
+        "diagnostic": diagnostic.message if diagnostic else None,
+    }
+    why_args = {
+        **shown_at,
         "query": suggestion.query.text,
         "language": info.language,
         "workspace": info.workspace or None,
     }
-    shown_at = {**ref, "uri": info.uri, "line": diagnostic.range.start.line if diagnostic else line}
     for label, command, arguments in (
         ("Pin this memory", CMD_PIN, shown_at),
         ("Reject this memory", CMD_REJECT, shown_at),

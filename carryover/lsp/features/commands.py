@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
 
@@ -48,7 +49,8 @@ from carryover.lsp.wire import (
     require_objects,
 )
 from carryover.pool.records import Kind, SearchQuery, Status
-from carryover.recall.moment import learn_from
+from carryover.recall import moment as recall
+from carryover.recall.moment import CANDIDATES, Moment, evidence_of, learn_from
 from carryover.recall.render import (
     PREVIEW_CHARS,
     hit_json,
@@ -92,7 +94,9 @@ async def _learn(
     if where.uri is None or where.line is None or where.line < 0:
         return
     try:
-        moment = ls.moment_at(ls.document(where.uri), where.line)
+        moment = shown_moment(ls, where.uri, where.line, where.diagnostic)
+        if moment is None:
+            return
         learned = await ls.workers.run(learn_from, store, moment, memory_id, helped)
     except Exception:
         logger.warning("the ranking could not learn from the feedback on %s", memory_id, exc_info=True)
@@ -188,29 +192,71 @@ async def show(ls: CarryoverServer, args: ShowArgs) -> dict[str, Any]:
 
 
 async def why(ls: CarryoverServer, args: WhyArgs) -> dict[str, Any]:
+    """Why a memory is (or is not) shown: the moment where it was shown (``uri`` and ``line``) or the
+    typed text, ranked by the same retrieval as the hover over all its candidates; the memory's rank,
+    the model's probability and the features that raised it."""
     store = await ls.store_for_command()
     memory_id = await _call(ls, store.resolve_id, args.memory_id)
     memory = await _call(ls, store.get_required, memory_id)
     result: dict[str, Any] = {"id": memory_id, "status": memory.status.value}
+    moment = _why_moment(ls, args)
     explanation = ""
-    if args.query.strip():
-        query = SearchQuery(text=args.query, language=args.language, workspace=args.workspace, k=40)
-        hits = await _call(ls, store.search, query)
-        hit = next((hit for hit in hits if hit.memory.id == memory_id), None)
-        if hit is not None:
-            explanation = why_line(hit, "what is at the cursor")
-            result.update(score=round(hit.score, 4), similarity=hit.why.similarity, guard=hit.why.guard)
-            result["pinned"] = hit.why.pinned
+    if moment is not None:
+        shows = ls.settings.max_results
+        options = attrs.evolve(ls.recall_options(k=CANDIDATES), evidence=False, min_score=0.0)
+        ranked = await ls.workers.run(recall.suggest, await ls.searcher(store), moment, options)
+        place = next((index for index, item in enumerate(ranked) if item.hit.memory.id == memory_id), None)
+        if place is not None:
+            found = ranked[place]
+            speaks = moment.typed or evidence_of(moment)
+            verdict = (
+                f"the hover shows the top {shows}"
+                if speaks
+                else "the hover stays quiet here: no diagnostic, failed run or recognised code situation"
+            )
+            explanation = (
+                f"{why_line(found.hit, found.basis)} · ranked {place + 1} of {len(ranked)}, "
+                f"probability {found.hit.score:.2f} ({verdict})"
+            )
+            result.update(
+                rank=place + 1,
+                candidates=len(ranked),
+                score=found.hit.score,
+                similarity=found.hit.why.similarity,
+                guard=found.hit.why.guard,
+                pinned=found.hit.why.pinned,
+                shown=bool(speaks) and place < shows and found.hit.score >= ls.settings.relevance_threshold,
+            )
     if not explanation:
         state = "rejected: never shown" if memory.status is Status.REJECTED else memory.status.value
+        where = "" if moment is None else f"; not among the {CANDIDATES} candidates for this moment"
         explanation = (
-            f"why this: {memory.kind.value} ({state}), feedback +{memory.helpful}/-{memory.unhelpful}"
+            f"why this: {memory.kind.value} ({state}), feedback +{memory.helpful}/-{memory.unhelpful}{where}"
         )
-    threshold = ls.settings.relevance_threshold
-    explanation += f" (shown from {threshold:.2f})"
+        result["shown"] = False
+    explanation += f" (shown from {ls.settings.relevance_threshold:.2f})"
     result["explanation"] = explanation
     ls.show(f"Carryover: “{message_text(memory.title, 120)}” — {message_text(explanation)}")
     return result
+
+
+def shown_moment(ls: CarryoverServer, uri: str, line: int, diagnostic: str | None) -> Moment | None:
+    """The moment where a code action showed a memory: the document's line, with the diagnostic the
+    quick fix was for (else the diagnostics forwarded on that line)."""
+    info = ls.document(uri)
+    if not 0 <= line < len(info.lines):
+        return None
+    return ls.moment_at(info, line, [diagnostic] if diagnostic else None)
+
+
+def _why_moment(ls: CarryoverServer, args: WhyArgs) -> Moment | None:
+    if args.uri is not None and args.line is not None and args.line >= 0:
+        moment = shown_moment(ls, args.uri, args.line, args.diagnostic)
+        if moment is not None:
+            return moment
+    if args.query.strip():
+        return Moment.of_text(args.query, language=args.language, workspace=args.workspace)
+    return None
 
 
 async def distill(ls: CarryoverServer, *_options: object) -> dict[str, Any]:
