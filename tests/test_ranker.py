@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -139,6 +141,49 @@ def test_a_pin_raises_the_memory_against_the_others_and_a_lone_candidate_teaches
     alone = ranker.FeedbackModel()
     alone.learn(model, row, 1.0, np.zeros((0, len(ranker.FEATURES))))
     assert alone.events == 0 and not alone.delta.any()
+
+
+def test_a_correction_saved_for_other_features_keeps_the_ones_still_there(tmp_path: Path) -> None:
+    names = list(ranker.FEATURES)
+    saved = {"features": ["retired", *names[1:]], "delta": [9.0, *([0.25] * (len(names) - 1))], "events": 4}
+    (tmp_path / ranker.FEEDBACK_FILE).write_text(json.dumps(saved), encoding="utf-8")
+    loaded = ranker.FeedbackModel.load(tmp_path)
+    assert loaded.events == 4
+    assert loaded.delta[0] == 0.0 and np.all(loaded.delta[1:] == 0.25)
+    saved["delta"] = [float("nan")] * len(names)
+    saved["features"] = names
+    (tmp_path / ranker.FEEDBACK_FILE).write_text(json.dumps(saved), encoding="utf-8")
+    assert ranker.FeedbackModel.load(tmp_path).events == 0
+
+
+def _learn_many(directory: str, times: int, ready: Any) -> None:
+    model = ranker.load_model()
+    row = np.zeros(len(ranker.FEATURES))
+    row[ranker.FEATURES.index("kind_summary")] = 1.0
+    others = np.zeros((2, len(ranker.FEATURES)))
+
+    def slow_step(correction: ranker.FeedbackModel) -> None:
+        correction.learn(model, row, 0.0, others)
+        time.sleep(0.005)  # between reading the file and writing it back: where a lost update happens
+
+    ready.wait(60)
+    for _ in range(times):
+        ranker.FeedbackModel.update(Path(directory), slow_step)
+
+
+def test_two_processes_learning_on_one_pool_lose_no_event(tmp_path: Path) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(3)
+    workers = [context.Process(target=_learn_many, args=(str(tmp_path), 20, ready)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    _learn_many(str(tmp_path), 20, ready)
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    assert ranker.FeedbackModel.load(tmp_path).events == 60
 
 
 def test_evidence_is_a_diagnostic_a_failed_run_or_a_code_situation() -> None:

@@ -207,7 +207,6 @@ def basis_of(moment: Moment, evidence: Sequence[str]) -> str:
 
 _FAMILIES: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
 _FAMILIES_LOCK = threading.Lock()
-_FEEDBACK_LOCK = threading.Lock()
 _FAMILIES_CAPACITY = 4096
 
 
@@ -398,13 +397,9 @@ def learn_from(store: CandidateSource, moment: Moment, memory_id: str, helped: b
     if memory_id not in ids or len(ids) < 2:
         return False
     index = ids.index(memory_id)
-    with _FEEDBACK_LOCK:
-        correction = ranker.FeedbackModel.load(directory)
-        correction.learn(
-            ranker.load_model(),
-            ranked.rows[index],
-            1.0 if helped else 0.0,
-            np.delete(ranked.rows, index, axis=0),
-        )
-        correction.save(directory)
+    model = ranker.load_model()
+    row, others = ranked.rows[index], np.delete(ranked.rows, index, axis=0)
+    ranker.FeedbackModel.update(
+        directory, lambda correction: correction.learn(model, row, 1.0 if helped else 0.0, others)
+    )
     return True

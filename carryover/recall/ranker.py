@@ -27,12 +27,13 @@ import re
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
 import numpy as np
 
+from carryover.pool.locking import PoolLock
 from carryover.pool.records import Kind, Memory, Outcome, Status
 from carryover.vocabulary import languages
 
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 MODEL_PATH = Path(__file__).resolve().parent / "ranker.json"
 FEEDBACK_FILE = "ranker-feedback.json"
+FEEDBACK_LOCK_FILE = "ranker-feedback.lock"
+_UPDATE_LOCK = threading.Lock()
 
 KINDS = (Kind.INSIGHT, Kind.SUMMARY, Kind.WORKFLOW, Kind.TRAJECTORY)
 PROCEDURAL = frozenset({Kind.TRAJECTORY, Kind.WORKFLOW})
@@ -338,10 +341,31 @@ class FeedbackModel:
         except (OSError, ValueError) as error:
             logger.warning("ignoring the ranker feedback in %s: %s", path, error)
             return cls()
-        if raw.get("features") != list(FEATURES):
-            logger.info("ranker feedback in %s is for other features; starting afresh", path)
+        try:
+            saved = dict(zip([str(name) for name in raw["features"]], map(float, raw["delta"]), strict=True))
+            events = int(raw.get("events", 0))
+        except (KeyError, TypeError, ValueError) as error:
+            logger.warning("ignoring the ranker feedback in %s: %s", path, error)
             return cls()
-        return cls(delta=np.asarray(raw["delta"], dtype=np.float64), events=int(raw.get("events", 0)))
+        if list(saved) != list(FEATURES):
+            kept = sorted(set(saved) & set(FEATURES))
+            logger.info("ranker feedback in %s was for other features; kept %d of them", path, len(kept))
+        delta = np.array([saved.get(name, 0.0) for name in FEATURES], dtype=np.float64)
+        if not np.all(np.isfinite(delta)):
+            logger.warning("ignoring the ranker feedback in %s: a weight is not a number", path)
+            return cls()
+        return cls(delta=delta, events=events)
+
+    @classmethod
+    def update(cls, directory: Path, change: Callable[[FeedbackModel], None]) -> FeedbackModel:
+        """Load, ``change`` and save the pool's correction as one step: under a file lock, so two
+        processes on one pool (two editor windows, an agent's MCP server) never lose each other's
+        events."""
+        with _UPDATE_LOCK, PoolLock(directory / FEEDBACK_LOCK_FILE).hold():
+            correction = cls.load(directory)
+            change(correction)
+            correction.save(directory)
+            return correction
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
