@@ -10,6 +10,8 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from carryover.pool.priority import Foreground
+
 if TYPE_CHECKING:
     from carryover.pool.store import MemoryStore
 
@@ -20,16 +22,24 @@ T = TypeVar("T")
 class Workers:
     """Two thread pools: ``interactive`` for what a user waits on (hover, code actions, commands) and
     ``background`` for what nobody waits on (document analysis, pool opening), so that a long
-    analysis never queues in front of a hover. MemoryStore is thread-safe."""
+    analysis never queues in front of a hover. MemoryStore is thread-safe. Interactive work is
+    marked in ``foreground``, which the capture pipeline's threads yield to."""
 
     def __init__(self, interactive: int = 4, background: int = 2) -> None:
         self._interactive = ThreadPoolExecutor(interactive, thread_name_prefix="carryover-io")
         self._background = ThreadPoolExecutor(background, thread_name_prefix="carryover-bg")
+        self.foreground = Foreground()
 
     async def run(self, function: Callable[..., T], *args: Any, background: bool = False) -> T:
         loop = asyncio.get_running_loop()
-        executor = self._background if background else self._interactive
-        return await loop.run_in_executor(executor, lambda: function(*args))
+        if background:
+            return await loop.run_in_executor(self._background, lambda: function(*args))
+
+        def interactive() -> T:
+            with self.foreground.running():
+                return function(*args)
+
+        return await loop.run_in_executor(self._interactive, interactive)
 
     def shutdown(self) -> None:
         self._interactive.shutdown(wait=False, cancel_futures=True)

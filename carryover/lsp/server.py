@@ -193,6 +193,7 @@ class CarryoverServer(LanguageServer):
                 distiller=self.options.distiller,
                 distiller_settings=distiller_settings(self.settings),
                 on_report=self._on_background_report(asyncio.get_running_loop()),
+                foreground=self.workers.foreground,
             ).start()
             self.sink = self.capture_service.sink
         self.capture.attach(

@@ -31,6 +31,7 @@ from carryover.pipeline.distill.factory import DistillerSettings
 from carryover.pipeline.events import CapturedEvent
 from carryover.pipeline.runner import AnyDistiller, PipelineRunner
 from carryover.pipeline.segment import SegmentConfig
+from carryover.pool.priority import Foreground
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class CaptureService:
         segment_config: SegmentConfig | None = None,
         flush_interval_s: float = 0.5,
         distill_interval_s: float = 60.0,
+        foreground: Foreground | None = None,
     ) -> None:
         from carryover.pipeline.worker import DistillWorker
 
@@ -66,9 +68,13 @@ class CaptureService:
             on_progress=on_progress,
             on_report=on_report,
             interval_s=distill_interval_s,
+            foreground=foreground,
         )
         self.sink = PoolEventSink(
-            store, flush_interval_s=flush_interval_s, on_persisted=lambda _n: self.worker.wake()
+            store,
+            flush_interval_s=flush_interval_s,
+            on_persisted=lambda _n: self.worker.wake(),
+            foreground=foreground,
         )
         self._filters = {root: PathFilter(root, self.exclude) for root in self.workspaces}
         self._watch_files = watch_files

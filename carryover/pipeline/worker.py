@@ -19,8 +19,12 @@ from carryover.pipeline.distill.base import DistillReport, DistillStore, OnProgr
 from carryover.pipeline.distill.factory import DistillerSettings
 from carryover.pipeline.runner import AnyDistiller, PipelineRunner
 from carryover.pipeline.segment import SegmentConfig, SegmentReport
+from carryover.pool.priority import Foreground
 
 logger = logging.getLogger(__name__)
+
+RUN_YIELD_S = 1.0
+"""The most a run waits for a moment without foreground work (a hover) before it starts."""
 
 
 class DistillWorker:
@@ -41,8 +45,10 @@ class DistillWorker:
         debounce_s: float = 1.0,
         backoff_s: float = 30.0,
         max_backoff_s: float = 900.0,
+        foreground: Foreground | None = None,
     ) -> None:
         self.store = store
+        self._foreground = foreground
         self.runner = runner or PipelineRunner(
             store, settings=settings, distiller=distiller, segment_config=segment_config
         )
@@ -130,6 +136,8 @@ class DistillWorker:
             if woken:
                 time.sleep(self._debounce_s)  # let a burst of events settle
                 self._wake.clear()
+            if self._foreground is not None:
+                self._foreground.yield_to(RUN_YIELD_S)
             try:
                 self.run_once()
             except Exception:  # the pool may be busy; try again next time

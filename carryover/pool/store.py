@@ -1015,7 +1015,8 @@ class MemoryStore:
         query = self._events.search()
         if condition is not None:
             query = query.where(condition)
-        rows = [EventRow(**row) for row in query.limit(None).to_arrow().to_pylist()]
+        # the table's own schema typed these columns: constructing skips validating them again
+        rows = [EventRow.model_construct(**row) for row in query.limit(None).to_arrow().to_pylist()]
         rows.sort(key=lambda row: (row.time, row.id))
         return rows
 

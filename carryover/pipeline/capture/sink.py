@@ -35,6 +35,7 @@ from carryover.pipeline.events import (
     encode,
     new_event_id,
 )
+from carryover.pool.priority import Foreground
 from carryover.pool.redaction import redact_text
 from carryover.pool.schema import EventRow
 
@@ -49,6 +50,8 @@ class EventStore(Protocol):
 
 _REDACTABLE = frozenset({*PAYLOAD_CLASSES.values(), Diagnostic, Range, Position})
 _V = TypeVar("_V")
+BATCH_YIELD_S = 0.25
+"""The most a batch waits, in all, for the foreground work it yields to (then it goes on)."""
 
 
 def redact_value(value: _V, cache: dict[str, str] | None = None) -> _V:
@@ -151,7 +154,11 @@ class SinkStats:
 
 
 class PoolEventSink:
-    """An :class:`~carryover.pipeline.events.EventSink` writing to the pool in the background."""
+    """An :class:`~carryover.pipeline.events.EventSink` writing to the pool in the background.
+
+    With ``foreground``, the writer thread gives way between events while a hover (or other
+    interactive work) runs, at most ``BATCH_YIELD_S`` per batch: redacting a batch holds the GIL
+    that the hover's embedding needs."""
 
     def __init__(
         self,
@@ -162,8 +169,10 @@ class PoolEventSink:
         max_queue: int = 100_000,
         on_persisted: Callable[[int], None] | None = None,
         retry_backoff_s: tuple[float, float] = (0.2, 5.0),
+        foreground: Foreground | None = None,
     ) -> None:
         self._store = store
+        self._foreground = foreground
         self._flush_interval_s = flush_interval_s
         self._batch_size = batch_size
         self._max_queue = max_queue
@@ -272,7 +281,10 @@ class PoolEventSink:
                 return
             rows = []
             cache: dict[str, str] = {}
+            waited = 0.0
             for event_id, event in batch:
+                if self._foreground is not None and waited < BATCH_YIELD_S:
+                    waited += self._foreground.yield_to()
                 try:
                     rows.append(event_to_row(event, event_id, cache))
                 except (TypeError, ValueError) as error:  # a malformed payload: drop that event, say so
