@@ -7,9 +7,14 @@ import time
 
 from carryover.lsp.runtime import Workers
 from carryover.pipeline.capture.sink import BATCH_YIELD_S, PoolEventSink
+from carryover.pipeline.segment import PACE_EVERY, segment_pending
 from carryover.pool.priority import Foreground
+from carryover.pool.store import READ_SLICE_ROWS, MemoryStore
 from tests.support.events import started
+from tests.test_capture_segment import fast_store
 from tests.test_capture_sink import SlowStore
+
+__all__ = ["fast_store"]  # a fixture
 
 
 def test_yield_to_returns_at_once_when_nothing_runs_in_the_foreground() -> None:
@@ -70,3 +75,27 @@ def test_the_sink_yields_to_a_hover_under_way_and_still_stores_every_event() -> 
     assert sum(len(batch) for batch in store.batches) == 120 and sink.stats.persisted == 120
     # each batch gave way for at most its budget, then went on
     assert 0.2 < foreground.waited_s <= len(store.batches) * (BATCH_YIELD_S + 0.06)
+
+
+def test_a_pacer_stops_yielding_once_its_budget_is_spent() -> None:
+    foreground = Foreground()
+    pace = foreground.pacer(0.12)
+    with foreground.running():
+        begun = time.perf_counter()
+        for _ in range(20):
+            pace()  # 20 steps of up to 50 ms each would be 1 s; the budget caps them
+        spent = time.perf_counter() - begun
+    assert 0.1 < spent < 0.5 and 0.1 < foreground.waited_s < 0.2
+
+
+def test_segmentation_gives_way_between_slices_of_events(fast_store: MemoryStore) -> None:
+    events = [started("/w", f"x{n}") for n in range(600)]
+    sink = PoolEventSink(fast_store, flush_interval_s=0.01)
+    for event in events:
+        sink.record(event)
+    sink.close()
+    calls: list[int] = []
+    report = segment_pending(fast_store, pace=lambda: calls.append(1))
+    assert report.events == 600
+    # slices of READ_SLICE_ROWS rows read, and one step per PACE_EVERY events segmented
+    assert len(calls) == -(-600 // READ_SLICE_ROWS) + -(-600 // PACE_EVERY)

@@ -35,6 +35,7 @@ from carryover.pipeline.distill.base import (
 )
 from carryover.pipeline.distill.factory import DistillerSettings, build_distiller
 from carryover.pipeline.segment import DISTILLED, FINISHED, SegmentConfig
+from carryover.pool.priority import Pace, no_pace
 from carryover.pool.schema import EpisodeRow
 
 logger = logging.getLogger(__name__)
@@ -114,10 +115,10 @@ class PipelineRunner:
 
     # -- running --------------------------------------------------------------------------------
 
-    def segment(self) -> DistillReport:
+    def segment(self, pace: Pace = no_pace) -> DistillReport:
         """Only the segmentation (a report holding it): what a run does first."""
         with self._run_lock:
-            return segment_once(self.store, self._segment_config)
+            return segment_once(self.store, self._segment_config, pace)
 
     def pending(self) -> list[EpisodeRow]:
         return self.store.list_episodes(FINISHED)
@@ -130,29 +131,34 @@ class PipelineRunner:
         redo: bool = False,
         segment: bool = True,
         before_distill: Callable[[list[EpisodeRow], DistillReport], None] | None = None,
+        pace: Pace = no_pace,
     ) -> DistillReport:
         """Segment once (unless ``segment`` is false), then distil the finished episodes (only
         ``episode_ids`` when given; with ``redo`` also those distilled before) and store their
         memories. ``before_distill(episodes, report)`` runs between the two, with the report so far
         (``carryover distill`` prints the segmentation there and, with ``--redo``, removes the
-        memories it replaces)."""
+        memories it replaces). ``pace`` lets the run give way to a hover between its steps."""
         with self._run_lock:
             try:
-                report = segment_once(self.store, self._segment_config) if segment else DistillReport()
+                report = segment_once(self.store, self._segment_config, pace) if segment else DistillReport()
                 statuses = [FINISHED, DISTILLED] if redo else [FINISHED]
                 episodes = self.store.list_episodes(statuses, ids=list(episode_ids) if episode_ids else None)
                 if before_distill is not None:
                     before_distill(episodes, report)
-                return self._distill(episodes, on_progress, report)
+                return self._distill(episodes, on_progress, report, pace)
             finally:
                 self._close_retired()
 
     def _distill(
-        self, episodes: list[EpisodeRow], on_progress: OnProgress | None, report: DistillReport
+        self,
+        episodes: list[EpisodeRow],
+        on_progress: OnProgress | None,
+        report: DistillReport,
+        pace: Pace,
     ) -> DistillReport:
         distiller = self.distiller
         if is_episode_distiller(distiller):
-            return distill_episodes(distiller, self.store, episodes, on_progress, report)
+            return distill_episodes(distiller, self.store, episodes, on_progress, report, pace=pace)
         # Deprecated: an object with only distill_pending (``--distiller`` fakes) runs the rest itself.
         legacy: DistillReport = distiller.distill_pending(self.store, on_progress)
         legacy.segment = report.segment

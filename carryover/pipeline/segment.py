@@ -59,6 +59,7 @@ from carryover.pipeline.events import (
     TerminalEnded,
 )
 from carryover.pool.locking import PoolLock
+from carryover.pool.priority import Pace, no_pace
 from carryover.pool.schema import EpisodeRow, EventRow
 from carryover.vocabulary import tools as commands
 
@@ -70,6 +71,7 @@ FINISHED = "finished"
 DISTILLED = "distilled"
 DISCARDED = "discarded"
 SEGMENT_LOCK = "segment.lock"
+PACE_EVERY = 64
 
 
 @attrs.frozen
@@ -466,6 +468,7 @@ class CaptureStore(Protocol):
         episode_ids: Sequence[str] | None = None,
         workspace: str | None = None,
         since: datetime | None = None,
+        pace: Pace = ...,
     ) -> list[EventRow]: ...
 
     def assign_events(self, assignment: dict[str, str]) -> None: ...
@@ -496,9 +499,11 @@ def segment_events(
     now: datetime | None = None,
     *,
     malformed: list[str] | None = None,
+    pace: Pace = no_pace,
 ) -> tuple[list[EpisodeRow], list[EpisodeRow], dict[str, str], set[str]]:
     """Segment ``rows`` (any order, any workspaces): ``(finished, open, assignment, held)``. The ids
-    of events whose payload cannot be read are appended to ``malformed`` when given."""
+    of events whose payload cannot be read are appended to ``malformed`` when given; ``pace`` is
+    called every ``PACE_EVERY`` events."""
     by_workspace: dict[str, list[EventRow]] = {}
     for row in rows:
         by_workspace.setdefault(row.workspace, []).append(row)
@@ -512,7 +517,9 @@ def segment_events(
             assignment.update({row.id: NO_EPISODE for row in events})
             continue
         segmenter = WorkspaceSegmenter(workspace, config)
-        for row in events:
+        for index, row in enumerate(events):
+            if index % PACE_EVERY == 0:
+                pace()
             segmenter.feed(row)
         if now is not None:
             segmenter.tick(now)
@@ -531,19 +538,26 @@ def segment_events(
 
 
 def segment_pending(
-    store: CaptureStore, config: SegmentConfig | None = None, now: datetime | None = None
+    store: CaptureStore,
+    config: SegmentConfig | None = None,
+    now: datetime | None = None,
+    *,
+    pace: Pace = no_pace,
 ) -> SegmentReport:
     """One segmentation run over the pool (see the module's rules). Safe to call from several
-    threads and processes: runs are serialised by a file lock in the pool's directory."""
+    threads and processes: runs are serialised by a file lock in the pool's directory. ``pace`` lets
+    the run give way to a hover between its steps."""
     now = now or _utcnow()
     lock = PoolLock(store.config.pool_dir / SEGMENT_LOCK)
     with lock.hold():
         previously_open = store.list_episodes(OPEN)
-        rows = store.read_events(episode_ids=["", *[episode.id for episode in previously_open]])
+        rows = store.read_events(episode_ids=["", *[episode.id for episode in previously_open]], pace=pace)
         if not rows and not previously_open:
             return SegmentReport(0, (), ())
         malformed: list[str] = []
-        finished, still_open, assignment, _held = segment_events(rows, config, now, malformed=malformed)
+        finished, still_open, assignment, _held = segment_events(
+            rows, config, now, malformed=malformed, pace=pace
+        )
         known = {episode.id for episode in (*finished, *still_open)}
         dropped = [
             EpisodeRow(**{**episode.model_dump(), "status": DISCARDED})

@@ -19,12 +19,12 @@ from carryover.pipeline.distill.base import DistillReport, DistillStore, OnProgr
 from carryover.pipeline.distill.factory import DistillerSettings
 from carryover.pipeline.runner import AnyDistiller, PipelineRunner
 from carryover.pipeline.segment import SegmentConfig, SegmentReport
-from carryover.pool.priority import Foreground
+from carryover.pool.priority import Foreground, no_pace
 
 logger = logging.getLogger(__name__)
 
 RUN_YIELD_S = 1.0
-"""The most a run waits for a moment without foreground work (a hover) before it starts."""
+"""The most one run waits, in all, for foreground work (hovers) it gives way to between its steps."""
 
 
 class DistillWorker:
@@ -105,14 +105,15 @@ class DistillWorker:
     def run_once(self) -> DistillReport:
         """One runner run: segment once, then distil what is pending (only segment while backing off
         after an endpoint failure)."""
+        pace = self._foreground.pacer(RUN_YIELD_S) if self._foreground is not None else no_pace
         with self._run_lock:
             if time.monotonic() < self._retry_at:
-                report = self.runner.segment()
+                report = self.runner.segment(pace)
                 self.last_segment = report.segment
                 report.queued = len(self.runner.pending())
                 report.endpoint_error = "backing off"
                 return report
-            report = self.runner.run(self._on_progress)
+            report = self.runner.run(self._on_progress, pace=pace)
             self.last_segment = report.segment
             if report.endpoint_error:
                 self._retry_at = time.monotonic() + self._current_backoff
@@ -136,8 +137,6 @@ class DistillWorker:
             if woken:
                 time.sleep(self._debounce_s)  # let a burst of events settle
                 self._wake.clear()
-            if self._foreground is not None:
-                self._foreground.yield_to(RUN_YIELD_S)
             try:
                 self.run_once()
             except Exception:  # the pool may be busy; try again next time

@@ -12,10 +12,18 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 YIELD_LIMIT_S = 0.05
 """The longest one background step waits for foreground work to end."""
+
+Pace = Callable[[], None]
+"""Called by a long background job between its steps (a slice of rows, an episode): returns at once,
+or after giving way to foreground work."""
+
+
+def no_pace() -> None:
+    """The pace of a job nobody waits behind (a command run from a terminal, a test)."""
 
 
 class Foreground:
@@ -45,6 +53,18 @@ class Foreground:
     @property
     def busy(self) -> bool:
         return not self._idle.is_set()
+
+    def pacer(self, budget_s: float) -> Pace:
+        """A pace for one job: each call yields (at most ``YIELD_LIMIT_S``) until the job has waited
+        ``budget_s`` in all; from then on the job runs at full speed."""
+        spent = 0.0
+
+        def pace() -> None:
+            nonlocal spent
+            if spent < budget_s:
+                spent += self.yield_to(min(YIELD_LIMIT_S, budget_s - spent))
+
+        return pace
 
     def yield_to(self, limit_s: float = YIELD_LIMIT_S) -> float:
         """Called by a background loop between steps: returns once no foreground work runs, or after

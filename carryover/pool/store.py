@@ -28,6 +28,7 @@ from carryover.pool.errors import (
 )
 from carryover.pool.locking import InProcessLock, PoolLock
 from carryover.pool.mirror import MIRROR_DIR, NewRow, VectorMirror, microseconds
+from carryover.pool.priority import Pace, no_pace
 from carryover.pool.ranking import rank
 from carryover.pool.records import (
     RETRIEVABLE_STATUSES,
@@ -63,6 +64,7 @@ META_FILE = "pool.json"
 LOCK_FILE = "write.lock"
 _READ_COLUMNS = [name for name in MemoryFields.model_fields if name != "embedding_key"]
 _MIRROR_CREATION = threading.Lock()
+READ_SLICE_ROWS = 256
 
 
 P = ParamSpec("P")
@@ -990,8 +992,10 @@ class MemoryStore:
         episode_ids: Sequence[str] | None = None,
         workspace: str | None = None,
         since: datetime | None = None,
+        pace: Pace = no_pace,
     ) -> list[EventRow]:
-        """Events matching every given filter, oldest first (ties broken by id)."""
+        """Events matching every given filter, oldest first (ties broken by id); ``pace`` is called
+        between slices of rows turned into records."""
         from lancedb.expr import col, lit
 
         self._events.checkout_latest()
@@ -1015,8 +1019,14 @@ class MemoryStore:
         query = self._events.search()
         if condition is not None:
             query = query.where(condition)
-        # the table's own schema typed these columns: constructing skips validating them again
-        rows = [EventRow.model_construct(**row) for row in query.limit(None).to_arrow().to_pylist()]
+        table = query.limit(None).to_arrow()
+        rows: list[EventRow] = []
+        for start in range(0, table.num_rows, READ_SLICE_ROWS):
+            pace()
+            # the table's own schema typed these columns: constructing skips validating them again
+            rows.extend(
+                EventRow.model_construct(**row) for row in table.slice(start, READ_SLICE_ROWS).to_pylist()
+            )
         rows.sort(key=lambda row: (row.time, row.id))
         return rows
 

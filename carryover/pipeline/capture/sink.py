@@ -35,7 +35,7 @@ from carryover.pipeline.events import (
     encode,
     new_event_id,
 )
-from carryover.pool.priority import Foreground
+from carryover.pool.priority import Foreground, no_pace
 from carryover.pool.redaction import redact_text
 from carryover.pool.schema import EventRow
 
@@ -281,10 +281,9 @@ class PoolEventSink:
                 return
             rows = []
             cache: dict[str, str] = {}
-            waited = 0.0
+            pace = self._foreground.pacer(BATCH_YIELD_S) if self._foreground is not None else no_pace
             for event_id, event in batch:
-                if self._foreground is not None and waited < BATCH_YIELD_S:
-                    waited += self._foreground.yield_to()
+                pace()
                 try:
                     rows.append(event_to_row(event, event_id, cache))
                 except (TypeError, ValueError) as error:  # a malformed payload: drop that event, say so

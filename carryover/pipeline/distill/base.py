@@ -26,6 +26,7 @@ from carryover.pipeline.segment import (
     SegmentReport,
     segment_pending,
 )
+from carryover.pool.priority import Pace, no_pace
 from carryover.pool.records import MemoryDraft, WriteResult
 from carryover.pool.schema import EpisodeRow, EventRow
 
@@ -120,17 +121,19 @@ def _progress(callback: OnProgress | None, done: int, total: int, message: str) 
         logger.exception("progress callback failed")
 
 
-def episode_view(store: DistillStore, episode: EpisodeRow) -> EpisodeView:
-    events: list[EventRow] = store.read_events(ids=episode.event_ids) if episode.event_ids else []
+def episode_view(store: DistillStore, episode: EpisodeRow, pace: Pace = no_pace) -> EpisodeView:
+    events: list[EventRow] = store.read_events(ids=episode.event_ids, pace=pace) if episode.event_ids else []
     return EpisodeView.build(episode, events)
 
 
-def segment_once(store: DistillStore, segment_config: SegmentConfig | None = None) -> DistillReport:
+def segment_once(
+    store: DistillStore, segment_config: SegmentConfig | None = None, pace: Pace = no_pace
+) -> DistillReport:
     """Run the one segmentation of a run; a report holding it (or the error: what is already
     finished is still distilled)."""
     report = DistillReport()
     try:
-        report.segment = segment_pending(store, segment_config)
+        report.segment = segment_pending(store, segment_config, pace=pace)
     except Exception as error:  # distil what is there even if segmentation failed
         logger.exception("segmentation failed")
         report.errors.append(f"segmentation failed: {error}")
@@ -145,16 +148,20 @@ def distill_episodes(
     episodes: Sequence[EpisodeRow],
     on_progress: OnProgress | None = None,
     report: DistillReport | None = None,
+    *,
+    pace: Pace = no_pace,
 ) -> DistillReport:
     """Distil ``episodes`` (no segmentation) and store each one's memories, then mark it distilled.
-    Never raises for one episode; an unreachable endpoint stops the run with the rest queued."""
+    Never raises for one episode; an unreachable endpoint stops the run with the rest queued.
+    ``pace`` is called before each episode and while its events are read."""
     todo = list(episodes)
     report = report or DistillReport()
     report.total = len(todo)
     _progress(on_progress, 0, len(todo), f"distilling {len(todo)} episode(s) with {distiller.name}")
     for index, episode in enumerate(todo):
+        pace()
         try:
-            view = episode_view(store, episode)
+            view = episode_view(store, episode, pace)
             for event_id in view.malformed:
                 if event_id not in report.malformed:
                     report.malformed.append(event_id)
