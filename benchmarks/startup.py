@@ -11,8 +11,10 @@ benchmarks/hover.py does). Then, interleaved run by run so that load hits every 
 - ``initialize``: the wall time from starting ``carryover serve`` (``python -m carryover --db P
   serve``, the way the VS Code extension starts it) to its answer on stdout, through a raw stdio
   client (VS Code 1.65's capabilities from pytest-lsp), and to ``carryover/status`` ready;
-- the CLI: ``carryover search`` / ``show`` / ``list`` without a daemon (the lean path), and through a
-  running daemon's local socket (``--db`` the same pool).
+- the CLI: ``carryover search`` / ``show`` / ``list`` without a daemon (the lean path: the read
+  replica, no lancedb), ``search`` without a daemon nor a replica (the pool opened, the replica made
+  again, as after a write), and through a running daemon's local socket (``--db`` the same pool);
+- the lean path's floor: a fresh process that loads the model and embeds the query.
 
 Then memory: the daemon's RSS once ready and after its first searches (VmRSS from /proc), and RSS
 by component in one fresh process that adds them in the daemon's order (lancedb + pyarrow, the
@@ -36,9 +38,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from carryover.pool.mirror import MIRROR_DIR
+from carryover.pool.replica import REPLICA_FILE
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 QUERY = "TypeError: Cannot read properties of undefined (reading 'map')"
+EMBED_ONE = (
+    "import sys\n"
+    "from carryover.pool.embedding.minilm import MiniLMEmbedder\n"
+    "MiniLMEmbedder().load().embed([sys.argv[1]])\n"
+)
+"""The floor of any search in a fresh process: load the model and embed the query."""
 
 
 # ----- a raw stdio LSP client (no pygls on the client side: it would not change the server's time)
@@ -230,6 +241,9 @@ def measure(pool: Path, workspace: Path, runs: int) -> dict[str, Any]:
             cli(pool, "list", "--limit", "1", "--json"), check=True, capture_output=True, env=env
         ).stdout
     )[0]["id"]
+    replica = pool / MIRROR_DIR / REPLICA_FILE
+    if not replica.is_file():
+        raise RuntimeError("the first read command did not make the replica")
     samples: dict[str, list[float]] = {}
 
     def add(name: str, value: float) -> None:
@@ -242,7 +256,15 @@ def measure(pool: Path, workspace: Path, runs: int) -> dict[str, Any]:
         add("floor: import pygls.lsp.server", wall([sys.executable, "-c", "import pygls.lsp.server"]))
         add("floor: import lancedb", wall([sys.executable, "-c", "import lancedb"]))
         add("floor: import carryover.cli", wall([sys.executable, "-c", "import carryover.cli"]))
+        add("floor: embed one line (cold process)", wall([sys.executable, "-c", EMBED_ONE, QUERY], env))
         add("cli search (no daemon)", wall(cli(pool, "search", QUERY, "--language", "typescript"), env))
+        replica.unlink()
+        add(
+            "cli search (no daemon, no replica: opens the pool, makes the replica)",
+            wall(cli(pool, "search", QUERY, "--language", "typescript"), env),
+        )
+        if not replica.is_file():
+            raise RuntimeError("the read command did not make the replica")
         add("cli show (no daemon)", wall(cli(pool, "show", some_id), env))
         add("cli list (no daemon)", wall(cli(pool, "list", "--limit", "20"), env))
         client, initialized, ready = start_daemon(pool, workspace)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
 
-from carryover.local.protocol import ListArgs, ReadArgs, SearchArgs, ShowArgs
+from carryover.local.protocol import Answer, ListArgs, ReadArgs, SearchArgs, ShowArgs
 from carryover.pool.config import EMBED_KEYS, ConfigError, StoreConfig, load_config
 from carryover.pool.errors import MemoryNotFound, PoolError
 from carryover.pool.locking import PoolBusy
@@ -162,13 +162,37 @@ def run_read(config: StoreConfig, args: argparse.Namespace) -> int:
 
         answer = ask(config.pool_dir, ReadRequest(args=request, config=config_digest(config)))
     if answer is None:
-        from carryover.local.reads import answer as answer_here
-
-        answer = answer_here(_open_store(config), request)
+        answer = _answer_here(config, request)
     sys.stdout.write(terminal_safe(answer.stdout))
     sys.stdout.flush()
     sys.stderr.write(terminal_safe(answer.stderr))
     return answer.code
+
+
+def _answer_here(config: StoreConfig, request: ReadArgs) -> Answer:
+    """Answer from the pool's read replica when it is in step (no LanceDB); else open the pool,
+    answer, and bring the replica up to date for the next command."""
+    from carryover.local.reads import answer
+    from carryover.pool.replica import open_lean_pool
+
+    lean = open_lean_pool(config, search=isinstance(request, SearchArgs))
+    if lean is not None:
+        with lean:
+            return answer(lean, request)
+    store = _open_store(config)
+    result = answer(store, request)
+    _sync_replica(store)
+    return result
+
+
+def _sync_replica(store: MemoryStore) -> None:
+    """Keep the read replica in step after a command; a failure costs the next read its speed only."""
+    import sqlite3
+
+    try:
+        store.sync_replica()
+    except (OSError, RuntimeError, ValueError, sqlite3.Error) as error:
+        logging.getLogger(__name__).info("the read replica was not brought up to date", exc_info=error)
 
 
 def _status_command(
@@ -438,6 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             sys.stdout.flush()
             sys.stdout, sys.stderr = stdout, stderr
+        _sync_replica(store)
         return result
     except MemoryNotFound as error:
         print(f"carryover: no memory {error.args[0]}", file=sys.stderr)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 import json
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import attrs
 
@@ -19,10 +20,40 @@ from carryover.local.protocol import Answer, ListArgs, ReadArgs, SearchArgs, Sho
 from carryover.pool.errors import MemoryNotFound, PoolError
 from carryover.pool.jsonl import memory_to_json
 from carryover.pool.locking import PoolBusy
-from carryover.pool.records import Kind, Memory, SearchHit, Status
+from carryover.pool.records import Kind, Memory, SearchHit, SearchQuery, Status
 
 if TYPE_CHECKING:
-    from carryover.pool.store import MemoryStore
+    import numpy as np
+
+    from carryover.pool.config import StoreConfig
+
+
+class ReadablePool(Protocol):
+    """What the read commands need of a pool: ``MemoryStore``, or the replica's ``LeanPool``."""
+
+    @property
+    def config(self) -> StoreConfig: ...
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def candidates(
+        self,
+        vectors: np.ndarray,
+        *,
+        kinds: Sequence[Kind | str] = (),
+        workspace: str | None = None,
+        limit: int,
+    ) -> list[tuple[Memory, np.ndarray]]: ...
+
+    def search(self, query: SearchQuery) -> list[SearchHit]: ...
+
+    def get_required(self, memory_id: str) -> Memory: ...
+
+    def resolve_id(self, prefix: str) -> str: ...
+
+    def list_memories(
+        self, kind: Kind | None = None, status: Status | None = None, limit: int | None = None
+    ) -> list[Memory]: ...
 
 
 class ReadError(ValueError):
@@ -66,7 +97,7 @@ def _emit(out: TextIO, value: Any) -> None:
     out.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def search(store: MemoryStore, args: SearchArgs, out: TextIO) -> int:
+def search(store: ReadablePool, args: SearchArgs, out: TextIO) -> int:
     from carryover.recall.moment import Diagnostic, FailedRun, Moment, RecallOptions, suggest
 
     if not 1 <= args.k <= 50:
@@ -111,7 +142,7 @@ def search(store: MemoryStore, args: SearchArgs, out: TextIO) -> int:
     return 0
 
 
-def listing(store: MemoryStore, args: ListArgs, out: TextIO) -> int:
+def listing(store: ReadablePool, args: ListArgs, out: TextIO) -> int:
     memories = store.list_memories(
         kind=Kind(args.kind) if args.kind else None,
         status=Status(args.status) if args.status else None,
@@ -127,7 +158,7 @@ def listing(store: MemoryStore, args: ListArgs, out: TextIO) -> int:
     return 0
 
 
-def show(store: MemoryStore, args: ShowArgs, out: TextIO) -> int:
+def show(store: ReadablePool, args: ShowArgs, out: TextIO) -> int:
     memory = store.get_required(store.resolve_id(args.id))
     if args.json:
         _emit(out, memory_to_json(memory))
@@ -168,7 +199,7 @@ def _errors() -> tuple[type[BaseException], ...]:
     return (ReadError, EmbedderError, PoolError, PoolBusy, ValueError)
 
 
-def answer(store: MemoryStore, args: ReadArgs) -> Answer:
+def answer(store: ReadablePool, args: ReadArgs) -> Answer:
     """Run one read command on ``store``: what it printed (also before an error) and its status."""
     out = io.StringIO()
     try:

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
+REPLICA_SYNC_S = 10.0
+"""How long a stopping daemon waits for the read replica to catch up."""
 
 
 def default_open_store(db: Path | None, settings: Settings) -> MemoryStore:
@@ -389,6 +391,17 @@ class CarryoverServer(LanguageServer):
                 return False
         return bool(node)
 
+    async def _leave_replica_in_step(self) -> None:
+        """Bring the pool's read replica up to date on the way out, so that the command line's reads
+        after this daemon stopped need no LanceDB (a failure costs them speed only)."""
+        store = self.store.current
+        if store is None:
+            return
+        try:
+            await asyncio.wait_for(self.workers.run(store.sync_replica, background=True), REPLICA_SYNC_S)
+        except Exception as error:  # the daemon is stopping: say why, and stop anyway
+            logger.info("the read replica was not brought up to date", exc_info=error)
+
     async def close(self) -> None:
         for task in self.debounced.values():
             task.cancel()
@@ -398,5 +411,6 @@ class CarryoverServer(LanguageServer):
             await self.workers.run(self.sink.flush, 5.0)
         if self.capture_service is not None:
             await self.workers.run(self.capture_service.stop)
+        await self._leave_replica_in_step()
         self.client_log.detach()
         self.workers.shutdown()

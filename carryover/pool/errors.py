@@ -23,6 +23,16 @@ class EmbedderMismatch(PoolError):
     """The pool's vectors came from another embedder than the one configured now."""
 
 
+def embedder_mismatch(
+    pool_embedder: str, pool_dimension: int, configured: str, dimension: int
+) -> EmbedderMismatch:
+    return EmbedderMismatch(
+        f"the pool was embedded with {pool_embedder} ({pool_dimension}-d) but the "
+        f"configured embedder is {configured} ({dimension}-d); run "
+        f"`carryover reembed` to re-embed the pool with it, or configure the original embedder"
+    )
+
+
 class PoolReadError(PoolError):
     """LanceDB failed while reading or writing the pool's files (damaged or missing data files)."""
 

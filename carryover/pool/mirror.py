@@ -1,7 +1,8 @@
 """A mirror of the pool's vectors, kept in step with the memories table's version.
 
-The vectors live in float32 ``.npy`` segment files under ``<pool>/mirror/`` (written to a temporary
-file, then ``os.replace``; mode 0600), memory-mapped read-only, so that every process and thread
+The vectors live in float32 ``.npy`` segment files under ``<pool>/mirror/``, each beside an
+``.ids.npy`` record array of its rows' ids and creation stamps (written to a temporary file, then
+``os.replace``; mode 0600), memory-mapped read-only, so that every process and thread
 reading one pool shares one copy through the page cache instead of each holding its own. The columns
 search filters on (kind, outcome, status, scope, workspace) and the stamps that say whether a row
 changed are held in memory as small integer arrays, one entry per mirror row.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import logging
 import os
@@ -40,7 +42,9 @@ import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
+"""2: a segment's ids and creation stamps are an ``.ids.npy`` record array (1: Arrow IPC)."""
+IDS_SUFFIX = ".ids.npy"
 MIRROR_DIR = "mirror"
 MANIFEST = "manifest.json"
 LOCK = "mirror.lock"
@@ -553,75 +557,23 @@ class VectorMirror:
         if self.directory is None or not (self.directory / MANIFEST).exists():
             return
         try:
-            segments = self._read_manifest()
-            blocks: list[Matrix] = []
-            ids: list[str] = []
-            created: list[Ints] = []
-            for segment in segments:
-                block, segment_ids, segment_created = self._open_segment(segment)
-                blocks.append(block)
-                ids.extend(segment_ids)
-                created.append(segment_created)
+            persisted = read_persisted(self.directory, self.embedder, self.dimension)
         except (MirrorFileError, OSError, ValueError) as error:
             logger.warning("the vector mirror in %s is not usable (%s): rebuilding it", self.directory, error)
             self.rebuilds += 1
             return
+        ids = persisted.ids
         count = len(ids)
-        self._blocks = blocks
-        self._segments = list(segments)
+        self._blocks = persisted.blocks
+        self._segments = persisted.segments
         self._ids = ids
         self._row_of = {memory_id: row for row, memory_id in enumerate(ids)}
-        self._created = np.concatenate(created) if created else np.zeros(0, dtype=np.int64)
+        self._created = persisted.created
         self._alive = np.zeros(count, dtype=bool)
         for name in ("updated", "helpful", "unhelpful", "rowid"):
             setattr(self, f"_{name}", np.zeros(count, dtype=np.int64))
         for name in ("kind", "outcome", "status", "scope", "workspace"):
             setattr(self, f"_{name}", np.zeros(count, dtype=np.int32))
-
-    def _read_manifest(self) -> list[_Segment]:
-        assert self.directory is not None
-        try:
-            raw = json.loads((self.directory / MANIFEST).read_text(encoding="utf-8"))
-            if (
-                raw["format"] != FORMAT
-                or raw["embedder"] != self.embedder
-                or raw["dimension"] != self.dimension
-            ):
-                raise MirrorFileError("it was made for another embedder or format")
-            return [
-                _Segment(
-                    name=str(s["name"]), rows=int(s["rows"]), crc=int(s["crc"]), ids_crc=int(s["ids_crc"])
-                )
-                for s in raw["segments"]
-            ]
-        except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise MirrorFileError(f"the manifest is damaged: {error}") from error
-
-    def _open_segment(self, segment: _Segment) -> tuple[Matrix, list[str], Ints]:
-        import pyarrow as pa
-
-        assert self.directory is not None
-        if not segment.name.startswith("seg-") or "/" in segment.name:
-            raise MirrorFileError(f"unexpected segment name {segment.name!r}")
-        path = self.directory / f"{segment.name}.npy"
-        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
-        if matrix.dtype != np.float32 or matrix.shape != (segment.rows, self.dimension):
-            raise MirrorFileError(f"{path.name} holds {matrix.shape} {matrix.dtype}")
-        if not matrix.flags.c_contiguous or _crc(matrix) != segment.crc:
-            raise MirrorFileError(f"{path.name} does not match its checksum")
-        ids_path = self.directory / f"{segment.name}.ids.arrow"
-        data = ids_path.read_bytes()
-        if zlib.crc32(data) != segment.ids_crc:
-            raise MirrorFileError(f"{ids_path.name} does not match its checksum")
-        try:
-            table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
-            ids = [str(value) for value in table.column("id").to_pylist()]
-            created = np.asarray(table.column("created_us").to_numpy(), dtype=np.int64)
-        except (pa.ArrowInvalid, KeyError) as error:
-            raise MirrorFileError(f"{ids_path.name} is damaged: {error}") from error
-        if len(ids) != segment.rows:
-            raise MirrorFileError(f"{ids_path.name} names {len(ids)} rows, not {segment.rows}")
-        return matrix, ids, created
 
     def persist(self, wait: bool = False, compact: bool = False) -> bool:
         """Write what is not on disk yet (a new segment), or compact every segment into one when
@@ -677,8 +629,6 @@ class VectorMirror:
     def _write_segment(
         self, chunks: Sequence[Matrix], ids: Sequence[str], created: Ints
     ) -> tuple[_Segment, Matrix]:
-        import pyarrow as pa
-
         assert self.directory is not None
         rows = sum(len(chunk) for chunk in chunks)
         name = f"seg-{uuid.uuid4().hex}"
@@ -694,14 +644,8 @@ class VectorMirror:
         crc = _crc(out)
         del out
         os.replace(temporary, path)
-        sink = pa.BufferOutputStream()
-        table = pa.table(
-            {"id": pa.array(list(ids), type=pa.string()), "created_us": pa.array(created, pa.int64())}
-        )
-        with pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-        data = sink.getvalue().to_pybytes()
-        _atomic_write(self.directory / f"{name}.ids.arrow", data)
+        data = _ids_file(ids, created)
+        _atomic_write(self.directory / f"{name}{IDS_SUFFIX}", data)
         block = np.load(path, mmap_mode="r", allow_pickle=False)
         return _Segment(name=name, rows=rows, crc=crc, ids_crc=zlib.crc32(data)), block
 
@@ -720,6 +664,97 @@ class VectorMirror:
             if path.name.split(".", 1)[0] not in referenced:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
+
+
+@attrs.frozen
+class PersistedVectors:
+    """What a mirror directory holds on disk: its segments' vectors (memory-mapped), the id and
+    creation stamp of every row, in row order (a later row of the same id supersedes an earlier)."""
+
+    segments: list[_Segment]
+    blocks: list[Matrix]
+    ids: list[str]
+    created: Ints
+
+    @property
+    def rows(self) -> int:
+        return len(self.ids)
+
+    def scores(self, queries: Matrix) -> Matrix:
+        """Cosine similarity of every row to every query vector, shape (rows, queries)."""
+        parts = [block @ queries.T for block in self.blocks]
+        if not parts:
+            return np.zeros((0, len(queries)), dtype=np.float32)
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def read_persisted(directory: Path, embedder: str, dimension: int) -> PersistedVectors:
+    """The segments the manifest in ``directory`` names, each checked against its size and
+    checksums. Raises MirrorFileError (or OSError) when any does not check out. Needs numpy only,
+    so that a read command can search without loading LanceDB."""
+    segments = _read_manifest(directory, embedder, dimension)
+    blocks: list[Matrix] = []
+    ids: list[str] = []
+    created: list[Ints] = []
+    for segment in segments:
+        block, segment_ids, segment_created = _open_segment(directory, segment, dimension)
+        blocks.append(block)
+        ids.extend(segment_ids)
+        created.append(segment_created)
+    return PersistedVectors(
+        segments=list(segments),
+        blocks=blocks,
+        ids=ids,
+        created=np.concatenate(created) if created else np.zeros(0, dtype=np.int64),
+    )
+
+
+def _read_manifest(directory: Path, embedder: str, dimension: int) -> list[_Segment]:
+    try:
+        raw = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        if raw["format"] != FORMAT or raw["embedder"] != embedder or raw["dimension"] != dimension:
+            raise MirrorFileError("it was made for another embedder or format")
+        return [
+            _Segment(name=str(s["name"]), rows=int(s["rows"]), crc=int(s["crc"]), ids_crc=int(s["ids_crc"]))
+            for s in raw["segments"]
+        ]
+    except (KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MirrorFileError(f"the manifest is damaged: {error}") from error
+
+
+def _open_segment(directory: Path, segment: _Segment, dimension: int) -> tuple[Matrix, list[str], Ints]:
+    if not segment.name.startswith("seg-") or "/" in segment.name:
+        raise MirrorFileError(f"unexpected segment name {segment.name!r}")
+    path = directory / f"{segment.name}.npy"
+    matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    if matrix.dtype != np.float32 or matrix.shape != (segment.rows, dimension):
+        raise MirrorFileError(f"{path.name} holds {matrix.shape} {matrix.dtype}")
+    if not matrix.flags.c_contiguous or _crc(matrix) != segment.crc:
+        raise MirrorFileError(f"{path.name} does not match its checksum")
+    ids_path = directory / f"{segment.name}{IDS_SUFFIX}"
+    data = ids_path.read_bytes()
+    if zlib.crc32(data) != segment.ids_crc:
+        raise MirrorFileError(f"{ids_path.name} does not match its checksum")
+    try:
+        table = np.load(io.BytesIO(data), allow_pickle=False)
+        ids = [str(value) for value in table["id"].tolist()]
+        created = np.asarray(table["created_us"], dtype=np.int64)
+    except (ValueError, KeyError, IndexError, TypeError) as error:
+        raise MirrorFileError(f"{ids_path.name} is damaged: {error}") from error
+    if len(ids) != segment.rows:
+        raise MirrorFileError(f"{ids_path.name} names {len(ids)} rows, not {segment.rows}")
+    return matrix, ids, created
+
+
+def _ids_file(ids: Sequence[str], created: Ints) -> bytes:
+    """The ``.ids.npy`` bytes of a segment: one record (id, creation stamp) per row."""
+    width = max((len(memory_id) for memory_id in ids), default=1) or 1
+    table = np.zeros(len(ids), dtype=[("id", f"<U{width}"), ("created_us", "<i8")])
+    table["id"] = list(ids)
+    table["created_us"] = created
+    buffer = io.BytesIO()
+    np.save(buffer, table, allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _private(path: Path) -> None:

@@ -5,7 +5,10 @@ Pure functions over typed records, so that every factor of a score can be tested
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import numpy as np
 
 from carryover.pool.config import RankingConfig
 from carryover.pool.records import Kind, Memory, RankReason, SearchHit, SearchQuery, Status
@@ -95,3 +98,33 @@ def rank(
         hits.append(SearchHit(memory=memory, score=round(score, 4), why=why))
     hits.sort(key=lambda hit: (-hit.score, hit.memory.id))
     return hits[: query.k]
+
+
+class CandidatePool(Protocol):
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def candidates(
+        self,
+        vectors: np.ndarray,
+        *,
+        kinds: Sequence[Kind | str] = (),
+        workspace: str | None = None,
+        limit: int,
+    ) -> list[tuple[Memory, np.ndarray]]: ...
+
+
+def search_pool(pool: CandidatePool, query: SearchQuery, config: RankingConfig) -> list[SearchHit]:
+    """The memories that apply to ``query``, best first, each with the reasons for its rank.
+
+    With a ``plan``, both the context text and the plan are searched; each candidate's similarity
+    is the blend ``plan_weight × cos(plan) + (1 − plan_weight) × cos(text)``."""
+    texts = [query.text, query.plan] if query.plan else [query.text]
+    vectors = pool.embed_query(texts)
+    limit = max(config.candidates, query.k)
+    found = pool.candidates(vectors, kinds=query.kinds, workspace=query.workspace, limit=limit)
+    weight = config.plan_weight
+    pairs = [
+        (memory, float(weight * sims[1] + (1 - weight) * sims[0]) if query.plan else float(sims[0]))
+        for memory, sims in found
+    ]
+    return rank(pairs, query, config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -183,3 +184,34 @@ class WriteResult:
     id: str
     action: str  # "added" | "merged"
     merged_into: str | None = None
+
+
+def row_to_memory(row: dict[str, Any]) -> Memory:
+    """A memories-table row (its read columns, as ``to_pylist`` gives them) as a typed memory."""
+    return Memory(
+        id=row["id"],
+        kind=Kind(row["kind"]),
+        title=row["title"],
+        description=row["description"],
+        content=row["content"],
+        outcome=Outcome(row["outcome"]),
+        languages=tuple(row["languages"] or ()),
+        tools=tuple(row["tools"] or ()),
+        scope=Scope(row["scope"]),
+        status=Status(row["status"]),
+        when_not=row["when_not"],
+        check_command=row["check_command"],
+        provenance=Provenance(
+            episode_ids=tuple(row["episode_ids"] or ()),
+            workspace=row["workspace"],
+            source=row["source"],
+            distilled_by=row["distilled_by"],
+        ),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        helpful=int(row["helpful"]),
+        unhelpful=int(row["unhelpful"]),
+        merged_count=int(row["merged_count"]),
+        reject_reason=row["reject_reason"],
+        embedder=row["embedder"],
+    )

@@ -25,23 +25,23 @@ from carryover.pool.errors import (
     PoolError,
     PoolReadError,
     PoolVersionError,
+    embedder_mismatch,
 )
 from carryover.pool.locking import InProcessLock, PoolLock
 from carryover.pool.mirror import MIRROR_DIR, NewRow, VectorMirror, microseconds
 from carryover.pool.priority import Pace, no_pace
-from carryover.pool.ranking import rank
+from carryover.pool.ranking import search_pool
 from carryover.pool.records import (
     RETRIEVABLE_STATUSES,
     Kind,
     Memory,
     MemoryDraft,
     Outcome,
-    Provenance,
-    Scope,
     SearchHit,
     SearchQuery,
     Status,
     WriteResult,
+    row_to_memory,
 )
 from carryover.pool.redaction import redact_draft, redact_text
 from carryover.pool.schema import (
@@ -165,36 +165,6 @@ def new_row(
         "embedder": embedder,
         "vector": np.asarray(vector, dtype=np.float32).tolist(),
     }
-
-
-def row_to_memory(row: dict[str, Any]) -> Memory:
-    return Memory(
-        id=row["id"],
-        kind=Kind(row["kind"]),
-        title=row["title"],
-        description=row["description"],
-        content=row["content"],
-        outcome=Outcome(row["outcome"]),
-        languages=tuple(row["languages"] or ()),
-        tools=tuple(row["tools"] or ()),
-        scope=Scope(row["scope"]),
-        status=Status(row["status"]),
-        when_not=row["when_not"],
-        check_command=row["check_command"],
-        provenance=Provenance(
-            episode_ids=tuple(row["episode_ids"] or ()),
-            workspace=row["workspace"],
-            source=row["source"],
-            distilled_by=row["distilled_by"],
-        ),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        helpful=int(row["helpful"]),
-        unhelpful=int(row["unhelpful"]),
-        merged_count=int(row["merged_count"]),
-        reject_reason=row["reject_reason"],
-        embedder=row["embedder"],
-    )
 
 
 def _group_label(kind: Kind, outcome: Outcome) -> str:
@@ -413,10 +383,8 @@ class MemoryStore:
 
     def _require_matching_embedder(self) -> None:
         if self.meta.embedder != self.embedder.name or self.meta.dimension != self.embedder.dimension:
-            raise EmbedderMismatch(
-                f"the pool was embedded with {self.meta.embedder} ({self.meta.dimension}-d) but the "
-                f"configured embedder is {self.embedder.name} ({self.embedder.dimension}-d); run "
-                f"`carryover reembed` to re-embed the pool with it, or configure the original embedder"
+            raise embedder_mismatch(
+                self.meta.embedder, self.meta.dimension, self.embedder.name, self.embedder.dimension
             )
 
     @storage_errors
@@ -807,20 +775,25 @@ class MemoryStore:
 
     @storage_errors
     def search(self, query: SearchQuery) -> list[SearchHit]:
-        """The memories that apply to ``query``, best first, each with the reasons for its rank.
+        """The memories that apply to ``query``, best first (see ``ranking.search_pool``)."""
+        return search_pool(self, query, self.config.ranking)
 
-        With a ``plan``, both the context text and the plan are searched; each candidate's similarity
-        is the blend ``plan_weight × cos(plan) + (1 − plan_weight) × cos(text)``."""
-        texts = [query.text, query.plan] if query.plan else [query.text]
-        vectors = self.embed_query(texts)
-        limit = max(self.config.ranking.candidates, query.k)
-        found = self.candidates(vectors, kinds=query.kinds, workspace=query.workspace, limit=limit)
-        weight = self.config.ranking.plan_weight
-        pairs = [
-            (memory, float(weight * sims[1] + (1 - weight) * sims[0]) if query.plan else float(sims[0]))
-            for memory, sims in found
-        ]
-        return rank(pairs, query, self.config.ranking)
+    # ----- the read replica ------------------------------------------------------------------------
+
+    @storage_errors
+    def sync_replica(self) -> bool:
+        """Bring the pool's read replica (carryover/pool/replica.py) and the persisted vector mirror
+        to the table's newest version, so that the next read command answers without LanceDB.
+        Returns False when there was nothing to do (or the pool is on object storage)."""
+        if self.remote:
+            return False
+        from carryover.pool.replica import Replica
+
+        self._refresh(force=True)
+        self._synced_mirror().persist(wait=True)
+        return Replica(self._dir).sync(
+            _ReplicaSource(self._memories), embedder=self.meta.embedder, dimension=self.meta.dimension
+        )
 
     # ----- maintenance ---------------------------------------------------------------------------
 
@@ -1115,6 +1088,46 @@ class MemoryStore:
     def count_events(self) -> int:
         self._events.checkout_latest()
         return int(self._events.count_rows())
+
+
+class _ReplicaSource:
+    """The memories table as the replica reads it."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def version(self) -> int:
+        return int(self._table.version)
+
+    def stamps(self) -> list[dict[str, Any]]:
+        from carryover.pool.replica import STAMP_COLUMNS
+
+        rows: list[dict[str, Any]] = (
+            self._table.search().select(list(STAMP_COLUMNS)).limit(None).to_arrow().to_pylist()
+        )
+        return rows
+
+    def rows(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        from lancedb.expr import col, lit
+
+        if len(ids) > self._table.count_rows() // 2:
+            everything: list[dict[str, Any]] = (
+                self._table.search().select(_READ_COLUMNS).limit(None).to_arrow().to_pylist()
+            )
+            wanted = set(ids)
+            return [row for row in everything if row["id"] in wanted]
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 1024):
+            chunk = ids[start : start + 1024]
+            table = (
+                self._table.search()
+                .where(col("id").isin([lit(memory_id) for memory_id in chunk]))
+                .select(_READ_COLUMNS)
+                .limit(None)
+                .to_arrow()
+            )
+            found.extend(table.to_pylist())
+        return found
 
 
 def _id_is(memory_id: str) -> Any:
