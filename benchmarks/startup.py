@@ -260,7 +260,7 @@ def measure(pool: Path, workspace: Path, runs: int) -> dict[str, Any]:
         add("cli search (no daemon)", wall(cli(pool, "search", QUERY, "--language", "typescript"), env))
         replica.unlink()
         add(
-            "cli search (no daemon, no replica: opens the pool, makes the replica)",
+            "cli search (no daemon, no replica yet: opens the pool, makes the replica)",
             wall(cli(pool, "search", QUERY, "--language", "typescript"), env),
         )
         if not replica.is_file():

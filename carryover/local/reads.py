@@ -143,6 +143,8 @@ def search(store: ReadablePool, args: SearchArgs, out: TextIO) -> int:
 
 
 def listing(store: ReadablePool, args: ListArgs, out: TextIO) -> int:
+    if args.limit is not None and args.limit < 0:
+        raise ReadError("--limit must be 0 or more")
     memories = store.list_memories(
         kind=Kind(args.kind) if args.kind else None,
         status=Status(args.status) if args.status else None,

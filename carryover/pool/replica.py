@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REPLICA_FILE = "records.sqlite3"
-FORMAT = 1
+FORMAT = 2
 META_FILE = "pool.json"
 MEMORIES_TABLE = "memories"
 STAMP_COLUMNS = ("id", "created_at", "updated_at", "helpful", "unhelpful", "status")
@@ -64,20 +64,22 @@ _MANIFEST_NAME = re.compile(r"^([0-9]{1,20})\.manifest$")
 _V2_NAMING = 1 << 63
 _U64_MAX = (1 << 64) - 1
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS memories (
-    id TEXT PRIMARY KEY,
-    stamp TEXT NOT NULL,
-    created_us INTEGER NOT NULL,
-    updated_us INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    status TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    workspace TEXT NOT NULL,
-    record TEXT NOT NULL
-);
-"""
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS memories (
+        id TEXT PRIMARY KEY,
+        stamp TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        updated_us INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        workspace TEXT NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS records (id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+)
+"""The small columns a search filters and matches on in ``memories`` (a scan of them reads little), the
+memories' text in ``records``."""
 
 
 def table_version_on_disk(pool_dir: Path, table: str = MEMORIES_TABLE) -> int | None:
@@ -187,8 +189,14 @@ class Replica:
                 stored = _read_meta(connection)
                 if stored == wanted:
                     return False
-                if stored is None or attrs.evolve(stored, version=version) != wanted:
+                if stored is None or stored.format != FORMAT:
+                    connection.execute("DROP TABLE IF EXISTS memories")
+                    connection.execute("DROP TABLE IF EXISTS records")
+                    for statement in _TABLES:
+                        connection.execute(statement)
+                elif attrs.evolve(stored, version=version) != wanted:
                     connection.execute("DELETE FROM memories")
+                    connection.execute("DELETE FROM records")
                 elif stored.version > version:
                     return False  # another process wrote a newer version already
                 known = dict(connection.execute("SELECT id, stamp FROM memories").fetchall())
@@ -200,9 +208,15 @@ class Replica:
                     connection.rollback()
                     continue
                 connection.executemany("DELETE FROM memories WHERE id = ?", gone)
+                connection.executemany("DELETE FROM records WHERE id = ?", gone)
+                written = [row for row in rows if str(row["id"]) in current]
                 connection.executemany(
-                    "INSERT OR REPLACE INTO memories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [_replica_row(row) for row in rows if str(row["id"]) in current],
+                    "INSERT OR REPLACE INTO memories VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [_replica_row(row) for row in written],
+                )
+                connection.executemany(
+                    "INSERT OR REPLACE INTO records VALUES (?, ?)",
+                    [(str(row["id"]), encode_row(row)) for row in written],
                 )
                 _write_meta(connection, wanted)
                 logger.debug(
@@ -246,7 +260,8 @@ class Replica:
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA)
+            for statement in _TABLES:
+                connection.execute(statement)
         except sqlite3.DatabaseError:
             connection.close()
             raise
@@ -306,7 +321,6 @@ def _replica_row(row: Mapping[str, Any]) -> tuple[Any, ...]:
         str(row["status"]),
         str(row["scope"]),
         str(row["workspace"]),
-        encode_row(row),
     )
 
 
@@ -423,7 +437,7 @@ class LeanPool:
         found: dict[str, Memory] = {}
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
-            query = f"SELECT id, record FROM memories WHERE id IN ({', '.join('?' * len(chunk))})"
+            query = f"SELECT id, record FROM records WHERE id IN ({', '.join('?' * len(chunk))})"
             found.update(
                 (memory_id, decode_row(record))
                 for memory_id, record in self._connection.execute(query, chunk)
@@ -460,14 +474,20 @@ class LeanPool:
     ) -> list[Memory]:
         """As ``MemoryStore.list_memories``: newest change first; without a status, all but proposals."""
         clauses = ["status = ?" if status is not None else "status != ?"]
-        values = [status.value if status is not None else Status.PROPOSED.value]
+        values: list[object] = [status.value if status is not None else Status.PROPOSED.value]
         if kind is not None:
             clauses.append("kind = ?")
             values.append(kind.value)
-        query = f"SELECT record FROM memories WHERE {' AND '.join(clauses)}"
-        memories = [decode_row(record) for (record,) in self._connection.execute(query, values)]
-        memories.sort(key=lambda memory: (memory.updated_at, memory.id), reverse=True)
-        return memories[:limit] if limit is not None else memories
+        # (updated_us, id) descending is the store's order: microseconds keep the times' order, and
+        # SQLite compares text by its UTF-8 bytes, which keeps the code points' order.
+        query = (
+            f"SELECT records.record FROM memories JOIN records USING (id) WHERE {' AND '.join(clauses)} "
+            "ORDER BY memories.updated_us DESC, memories.id DESC"
+        )
+        if limit is not None:
+            query += " LIMIT ?"
+            values.append(limit)
+        return [decode_row(record) for (record,) in self._connection.execute(query, values)]
 
 
 class StaleReplica(RuntimeError):
