@@ -291,3 +291,19 @@ def test_a_daemon_leaves_the_replica_in_step_when_it_stops(pool: Path, minilm: E
     assert replica is not None, "the stopping daemon brought the replica up to date"
     with replica:
         assert replica.get_required(target.id).reject_reason == "seen while the daemon ran"
+
+
+def test_a_forgotten_memory_leaves_no_text_in_the_replica_files(pool: Path, minilm: Embedder) -> None:
+    store = open_store(pool, minilm)
+    marker = "zq-unforgettable-marker-7731"
+    added = store.add(MemoryDraft(kind=Kind.INSIGHT, title=f"Rotate the key {marker}", content=marker * 20))
+    store.sync_replica()
+    directory = pool / "pool" / MIRROR_DIR
+
+    def on_disk() -> bool:
+        return any(marker.encode() in path.read_bytes() for path in directory.glob(f"{REPLICA_FILE}*"))
+
+    assert on_disk(), "the replica holds the memory while it exists"
+    store.forget(added.id)
+    store.sync_replica()
+    assert not on_disk(), "forgotten: not in the replica's file nor its log"

@@ -248,6 +248,9 @@ class Replica:
             yield connection
             if connection.in_transaction:
                 connection.commit()
+                # The log holds the pages as they were: emptied, so that nothing deleted stays on
+                # disk there (a reader still inside it defers this to the next sync).
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             if connection.in_transaction:
                 connection.rollback()
@@ -260,6 +263,7 @@ class Replica:
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA secure_delete=ON")  # a forgotten memory's text is zeroed
             for statement in _TABLES:
                 connection.execute(statement)
         except sqlite3.DatabaseError:
