@@ -22,10 +22,11 @@ MESSAGE_CHARS = 600
 ERROR_LINE_CHARS = 300
 
 _NOISE_PREFIX = re.compile(
-    r"^(?:E\s+(?=\S)|npm (?:ERR!|error)\s*|\[(?:ERROR|FATAL|SEVERE)\]\s*|[│┃]\s*|#\d+\s+(?=ERROR)|=>\s+)"
+    r"^(?:E\s+(?=\S)|npm (?:ERR!|error)\s*|\[(?:ERROR|FATAL|SEVERE)\]\s*|[│┃]\s*|#\d+\s+(?=ERROR)|=>\s+|"
+    r"\d+\.\d+\s+(?=\S))"
 )
 """What a tool prints before its message (pytest's ``E``, ``npm ERR!``, Maven's ``[ERROR]``, Terraform's
-box, BuildKit's step number): dropped from the line that is returned."""
+box, BuildKit's step number or elapsed seconds): dropped from the line that is returned."""
 _NOT_A_MESSAGE = re.compile(
     r"""^\s*(?:at\s|File\s"|Traceback\s\(most\srecent\scall\slast\)|[\^~]+$|-->\s|=\s(?:note|help):|
     (?:>\s*)?\d+\s*\||\||>\s{3,})""",
@@ -34,11 +35,11 @@ _NOT_A_MESSAGE = re.compile(
 """Stack frames, the caret under a column, and the source excerpts compilers and test runners quote
 (``12 | …``, pytest's ``>   …``): their words are the program's, not the tool's."""
 _TYPED_AT_START = re.compile(
-    r"^(?:[\w.$]*(?:Error|Exception)|error(?:\[\w+\])?|panic|fatal|FAIL(?:ED)?|ERROR)\b[^:]{0,40}:\s+\S",
+    r"^(?:[\w.$]*(?:Error|Exception)|[a-z]+\s+error|error(?:\[\w+\])?|panic|fatal|FAIL(?:ED)?|ERROR)\b[^:]{0,40}:\s+\S",
     re.IGNORECASE,
 )
 _TYPED_IN_LINE = re.compile(
-    r"(?::\d+(?::\d+)?|\(\d+,\d+\)):?(?:\s+-)?\s+(?:fatal\s+)?error\b[^:]{0,20}:\s*\S"  # file:line: error:
+    r"(?::\d+(?::\d+)?|\(\d+,\d+\)):?(?:\s+-)?\s+(?i:(?:fatal\s+)?error)\b[^:]{0,20}:\s*\S"  # file:3: error:
     r"|\b[A-Z]\w*(?:Error|Exception)\b(?::\s*\S|\))"  # … TypeError: …, … (NoMethodError)
     r"|\(\w*(?:Error|Exception)\)\s+\S"  # ** (KeyError) …
     r"|:\d+:\d+:\s+[A-Z]{1,3}\d{2,5}\b",  # file:line:col: F401 … (a linter's rule code)
@@ -52,7 +53,8 @@ _FAILURE_WORDS = re.compile(
     r"exception|assert(?:ion)?|denied|refused|rejected|forbidden|unauthori[sz]ed|timed?\s?out|"
     r"conflict|mismatch(?:ed)?|incompatible|unresolved|segmentation\s+fault|core\s+dumped|"
     r"double\s+free|stack\s+smashing|out\s+of\s+memory|overflow|no\s+tests?\s+(?:ran|found|collected)|"
-    r"collected\s+0\s+items|no\s+rule\s+to\s+make|needed|needs\s+to\s+be)\b"
+    r"collected\s+0\s+items|no\s+rule\s+to\s+make|needed|needs\s+to\s+be|already\s+(?:in\s+use|exists)|"
+    r"would\s+(?:be\s+)?reformat(?:ted)?|not\s+(?:properly\s+)?formatted|needs?\s+formatting)\b"
     r"|^(?:---\s+FAIL:|not\s+ok\s+\d|●\s)",
     re.IGNORECASE,
 )
@@ -71,6 +73,21 @@ _WRAP_UP = re.compile(
 """Lines that only say that something failed (a runner's tally, a build's last word, a heading
 without its message, a banner such as pytest's ``____ ERROR at setup of … ____``): the telling line
 is elsewhere, so they are taken only when nothing else is."""
+_WRAPPER = re.compile(
+    r"\bexit\s+(?:code|status)\b|did\s+not\s+complete\s+successfully|\(Exit\s+\d+\)|"
+    r"returned\s+(?:a\s+)?non-zero|\(Result:\s+exit-code\)|\bcode=exited\b|\(code\s+\d+\)",
+    re.IGNORECASE,
+)
+"""A line that only says an inner command failed (a CI step's exit code, BuildKit's "did not complete
+successfully", Bazel's "(Exit 1)", systemd's result, rsync's "(code 255)"): what failed is said elsewhere."""
+_WARNING = re.compile(r"^(?:\S+:\d+(?::\d+)?:\s+)?(?i:warning)\b|\bWARN(?:ING)?\b")
+"""A warning (labelled, or at that log level): taken only when no error is said (it is the failure
+under ``-Werror`` or ``--warnings-as-errors``)."""
+_ASIDE = re.compile(r"^(?:\S+:\d+(?::\d+)?:\s+)?(?i:notice|note|info|hint)\b|\b(?:NOTICE|INFO|DEBUG|TRACE)\b")
+"""A notice, note or info line (labelled, or at that log level): never the telling line."""
+_HEADER = re.compile(r"(?:\(message\):|\b(?i:error):(?:\s*\[[\w-]+\])?)$|^ERROR\s+in\s+\S+(?:\s+[\d:-]+)?$")
+"""A heading whose message is on the next line (CMake's ``CMake Error at …:``, GHC's ``file:3:7: error:
+[GHC-83865]``, webpack's ``ERROR in ./file 3:0-28``)."""
 _PANIC_AT = re.compile(r"\bpanicked at \S+:\d+:\d+:$")
 """Rust 1.73+ prints the panic's message on the line after this one."""
 
@@ -80,11 +97,22 @@ def _message(line: str) -> str:
 
 
 def _tier(message: str) -> int:
-    if _WRAP_UP.match(message):
+    if _ASIDE.search(message):
+        return 0
+    if _WARNING.search(message):
+        return 1
+    if _WRAP_UP.match(message) or _WRAPPER.search(message):
         return 1 if _FAILURE_WORDS.search(message) else 0
     if _TYPED_AT_START.match(message) or _TYPED_IN_LINE.search(message):
         return 3
     return 2 if _FAILURE_WORDS.search(message) or _LOCATED.search(message) else 0
+
+
+def _line_below(lines: list[str], index: int) -> str | None:
+    """The message on the line after ``index`` (None when it is empty, a frame or quoted source)."""
+    if index + 1 >= len(lines) or not lines[index + 1] or _NOT_A_MESSAGE.match(lines[index + 1]):
+        return None
+    return _message(lines[index + 1]) or None
 
 
 def error_line(output: str) -> str | None:
@@ -103,6 +131,9 @@ def error_line(output: str) -> str | None:
         else:
             message = _message(line)
             candidate = (_tier(message), message)
+            below = _line_below(lines, index)
+            if candidate[0] >= 2 and below and _HEADER.search(message):
+                candidate = (3, below)  # an error's heading: its message is the line below
         if candidate[0] and (best is None or candidate[0] > best[0]):
             best = candidate
             if best[0] == 3:
