@@ -354,3 +354,18 @@ def test_search_with_a_plan_ranks_the_blend_of_the_pools_candidate_scores(store:
     assert hits
     for hit in hits:
         assert hit.why.similarity == pytest.approx(blended[hit.memory.id], abs=1e-4)
+
+
+def test_a_limited_list_is_the_head_of_the_whole_list(store: MemoryStore) -> None:
+    import_file(store, EXAMPLES)
+    drafts = [MemoryDraft(kind=Kind.INSIGHT, title=f"Same moment, memory {index}") for index in range(4)]
+    store.add_many(drafts)  # one write: the same update time, ordered by id
+    memories = store.list_memories()
+    store.pin(memories[-1].id)
+    store.add(MemoryDraft(kind=Kind.INSIGHT, title="An agent's proposal", status=Status.PROPOSED))
+    for kind in (None, Kind.INSIGHT, Kind.WORKFLOW):
+        for status in (None, Status.PINNED, Status.PROPOSED):
+            whole = store.list_memories(kind=kind, status=status)
+            for limit in (0, 1, 3, len(whole) + 5):
+                assert store.list_memories(kind=kind, status=status, limit=limit) == whole[:limit]
+    assert [memory.title for memory in store.list_memories(limit=1)] == [memories[-1].title]

@@ -673,11 +673,18 @@ class MemoryStore:
             col("status") == lit(status.value) if status is not None else col("status") != lit("proposed")
         )
         condition = status_condition if condition is None else condition & status_condition
-        if condition is not None:
-            query = query.where(condition)
-        memories = [row_to_memory(row) for row in query.limit(None).to_arrow().to_pylist()]
+        if limit is not None:
+            # Only the sort keys of every row, then the newest ``limit`` rows whole.
+            keys = self._memories.search().select(["id", "updated_at"]).where(condition).limit(None)
+            ordered = sorted(
+                keys.to_arrow().to_pylist(), key=lambda row: (row["updated_at"], row["id"]), reverse=True
+            )
+            wanted = [str(row["id"]) for row in ordered[: max(0, limit)]]
+            found = {memory.id: memory for memory in self._get_many(wanted)}
+            return [found[memory_id] for memory_id in wanted if memory_id in found]
+        memories = [row_to_memory(row) for row in query.where(condition).limit(None).to_arrow().to_pylist()]
         memories.sort(key=lambda memory: (memory.updated_at, memory.id), reverse=True)
-        return memories[:limit] if limit is not None else memories
+        return memories
 
     @storage_errors
     def count(self) -> int:
