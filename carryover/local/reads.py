@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import attrs
@@ -20,30 +19,18 @@ from carryover.local.protocol import Answer, ListArgs, ReadArgs, SearchArgs, Sho
 from carryover.pool.errors import MemoryNotFound, PoolError
 from carryover.pool.jsonl import memory_to_json
 from carryover.pool.locking import PoolBusy
+from carryover.pool.ranking import CandidatePool
 from carryover.pool.records import Kind, Memory, SearchHit, SearchQuery, Status
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from carryover.pool.config import StoreConfig
 
 
-class ReadablePool(Protocol):
+class ReadablePool(CandidatePool, Protocol):
     """What the read commands need of a pool: ``MemoryStore``, or the replica's ``LeanPool``."""
 
     @property
     def config(self) -> StoreConfig: ...
-
-    def embed_query(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def candidates(
-        self,
-        vectors: np.ndarray,
-        *,
-        kinds: Sequence[Kind | str] = (),
-        workspace: str | None = None,
-        limit: int,
-    ) -> list[tuple[Memory, np.ndarray]]: ...
 
     def search(self, query: SearchQuery) -> list[SearchHit]: ...
 

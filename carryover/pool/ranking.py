@@ -6,7 +6,7 @@ Pure functions over typed records, so that every factor of a score can be tested
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -100,7 +100,11 @@ def rank(
     return hits[: query.k]
 
 
+@runtime_checkable
 class CandidatePool(Protocol):
+    """A pool that embeds queries and returns scored candidates (``MemoryStore``, the replica's
+    ``LeanPool``): what the learned ranking and :func:`search_pool` read."""
+
     def embed_query(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def candidates(

@@ -65,6 +65,8 @@ LOCK_FILE = "write.lock"
 _READ_COLUMNS = [name for name in MemoryFields.model_fields if name != "embedding_key"]
 _MIRROR_CREATION = threading.Lock()
 READ_SLICE_ROWS = 256
+ID_CHUNK = 1000
+"""Ids in one ``isin`` filter."""
 
 
 P = ParamSpec("P")
@@ -504,19 +506,7 @@ class MemoryStore:
 
     def _stored_rows(self, ids: set[str]) -> dict[str, dict[str, Any]]:
         """Whole stored rows (vector included) of ``ids``, by id: the bases of merges."""
-        if not ids:
-            return {}
-        from lancedb.expr import col, lit
-
-        rows: dict[str, dict[str, Any]] = {}
-        chosen = sorted(ids)
-        for start in range(0, len(chosen), 1000):
-            chunk = chosen[start : start + 1000]
-            condition = col("id").isin([lit(memory_id) for memory_id in chunk])
-            table = self._memories.search().where(condition).limit(None).to_arrow()
-            for row in table.to_pylist():
-                rows[row["id"]] = row
-        return rows
+        return {row["id"]: row for row in rows_by_id(self._memories, sorted(ids))}
 
     def _nearest_duplicate(
         self, similarities: np.ndarray, same_group: np.ndarray, ids: Sequence[str]
@@ -632,17 +622,8 @@ class MemoryStore:
     def _get_many(self, ids: Sequence[str]) -> list[Memory]:
         if not ids:
             return []
-        from lancedb.expr import col, lit
-
         self._refresh()
-        table = (
-            self._memories.search()
-            .where(col("id").isin([lit(memory_id) for memory_id in set(ids)]))
-            .select(_READ_COLUMNS)
-            .limit(None)
-            .to_arrow()
-        )
-        return [row_to_memory(row) for row in table.to_pylist()]
+        return [row_to_memory(row) for row in rows_by_id(self._memories, sorted(set(ids)), _READ_COLUMNS)]
 
     @storage_errors
     def resolve_id(self, prefix: str) -> str:
@@ -664,7 +645,6 @@ class MemoryStore:
         from lancedb.expr import col, lit
 
         self._refresh()
-        query = self._memories.search().select(_READ_COLUMNS)
         condition = None
         if kind is not None:
             condition = col("kind") == lit(kind.value)
@@ -682,7 +662,8 @@ class MemoryStore:
             wanted = [str(row["id"]) for row in ordered[: max(0, limit)]]
             found = {memory.id: memory for memory in self._get_many(wanted)}
             return [found[memory_id] for memory_id in wanted if memory_id in found]
-        memories = [row_to_memory(row) for row in query.where(condition).limit(None).to_arrow().to_pylist()]
+        query = self._memories.search().select(_READ_COLUMNS).where(condition).limit(None)
+        memories = [row_to_memory(row) for row in query.to_arrow().to_pylist()]
         memories.sort(key=lambda memory: (memory.updated_at, memory.id), reverse=True)
         return memories
 
@@ -1115,26 +1096,29 @@ class _ReplicaSource:
         return rows
 
     def rows(self, ids: Sequence[str]) -> list[dict[str, Any]]:
-        from lancedb.expr import col, lit
-
         if len(ids) > self._table.count_rows() // 2:
             everything: list[dict[str, Any]] = (
                 self._table.search().select(_READ_COLUMNS).limit(None).to_arrow().to_pylist()
             )
             wanted = set(ids)
             return [row for row in everything if row["id"] in wanted]
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(ids), 1024):
-            chunk = ids[start : start + 1024]
-            table = (
-                self._table.search()
-                .where(col("id").isin([lit(memory_id) for memory_id in chunk]))
-                .select(_READ_COLUMNS)
-                .limit(None)
-                .to_arrow()
-            )
-            found.extend(table.to_pylist())
-        return found
+        return rows_by_id(self._table, ids, _READ_COLUMNS)
+
+
+def rows_by_id(table: Any, ids: Sequence[str], columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The rows of ``ids`` in the memories ``table`` (``columns`` only, when given), read by id in
+    chunks of :data:`ID_CHUNK`."""
+    from lancedb.expr import col, lit
+
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), ID_CHUNK):
+        query = table.search().where(
+            col("id").isin([lit(memory_id) for memory_id in ids[start : start + ID_CHUNK]])
+        )
+        if columns is not None:
+            query = query.select(list(columns))
+        found.extend(query.limit(None).to_arrow().to_pylist())
+    return found
 
 
 def _id_is(memory_id: str) -> Any:

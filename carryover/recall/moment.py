@@ -13,13 +13,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import attrs
 import numpy as np
 
 from carryover.pool.config import RankingConfig
-from carryover.pool.ranking import transfer_guard
+from carryover.pool.ranking import CandidatePool, transfer_guard
 from carryover.pool.records import Kind, Memory, RankReason, SearchHit, SearchQuery, Status
 from carryover.recall import ranker
 from carryover.recall.query import EditorContext, plan_text, query_text, query_tools
@@ -119,20 +119,8 @@ class Searcher(Protocol):
     def search(self, query: SearchQuery) -> list[SearchHit]: ...
 
 
-@runtime_checkable
-class CandidateSource(Protocol):
-    """A pool that returns candidates for the ranker (``MemoryStore``)."""
-
-    def embed_query(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def candidates(
-        self,
-        vectors: np.ndarray,
-        *,
-        kinds: Sequence[Kind | str] = (),
-        workspace: str | None = None,
-        limit: int,
-    ) -> list[tuple[Memory, np.ndarray]]: ...
+CandidateSource = CandidatePool
+"""A pool that returns candidates for the ranker (the pool's one protocol of it)."""
 
 
 def probes_for(moment: Moment, options: RecallOptions) -> list[Probe]:
