@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,8 @@ from carryover.pool.importer import import_file
 from carryover.pool.mirror import MANIFEST, MIRROR_DIR, VectorMirror
 from carryover.pool.records import Kind, MemoryDraft, Provenance, Status
 from carryover.pool.store import MemoryStore
-from tests.support.pools import ROOT, pool_config
+from tests.support.pools import EVAL_POOL, ROOT, copy_of, pool_config, reading_store
 
-POOL = ROOT / "eval" / "data" / "pool.jsonl"
 QUERIES = (
     "TypeError: 'NoneType' object is not subscriptable",
     "the build broke after upgrading a dependency",
@@ -34,20 +32,13 @@ QUERIES = (
 def seeded(tmp_path_factory: pytest.TempPathFactory, minilm: Embedder) -> Path:
     """A pool of the evaluation memories, written once; tests copy it."""
     base = tmp_path_factory.mktemp("seeded")
-    import_file(MemoryStore(pool_config(base), minilm), POOL)
+    import_file(MemoryStore(pool_config(base), minilm), EVAL_POOL)
     return base
 
 
 @pytest.fixture
-def pool(seeded: Path, tmp_path: Path) -> Iterator[Path]:
-    import shutil
-
-    shutil.copytree(seeded, tmp_path / "copy")
-    yield tmp_path / "copy"
-
-
-def open_store(base: Path, minilm: Embedder) -> MemoryStore:
-    return MemoryStore(pool_config(base), minilm, refresh_interval_s=0.0)
+def pool(seeded: Path, tmp_path: Path) -> Path:
+    return copy_of(seeded, tmp_path)
 
 
 def exact_lance(store: MemoryStore, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
@@ -69,7 +60,7 @@ def mirror_ids(store: MemoryStore, text: str, limit: int = 10, **filters: object
 
 
 def test_candidates_equal_an_exact_lancedb_search(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     store.reject(store.list_memories(kind=Kind.INSIGHT)[0].id)
     for text in QUERIES:
         vector = store.embed_query([text])[0]
@@ -82,7 +73,7 @@ def test_candidates_equal_an_exact_lancedb_search(pool: Path, minilm: Embedder) 
 
 
 def test_two_query_vectors_score_every_candidate_on_both(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     vectors = store.embed_query(QUERIES[:2])
     found = store.candidates(vectors, limit=8)
     best = [float(np.max(similarities)) for _, similarities in found]
@@ -96,7 +87,7 @@ def test_two_query_vectors_score_every_candidate_on_both(pool: Path, minilm: Emb
 
 
 def test_filters_kinds_and_workspace(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     found = store.candidates(store.embed_query([QUERIES[0]]), kinds=(Kind.WORKFLOW,), limit=50)
     assert found and all(memory.kind is Kind.WORKFLOW for memory, _ in found)
     draft = MemoryDraft(
@@ -113,7 +104,7 @@ def test_filters_kinds_and_workspace(pool: Path, minilm: Embedder) -> None:
 
 
 def test_mirror_follows_adds_pins_rejects_restores_and_forgets(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     draft = MemoryDraft(kind="insight", title="Rotate the signing key before the certificate expires")
     memory_id = store.add(draft).id
     assert mirror_ids(store, draft.title)[0] == memory_id
@@ -148,7 +139,7 @@ WRITER = textwrap.dedent(
 
 
 def test_mirror_follows_another_processs_writes(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     victim = mirror_ids(store, QUERIES[1])[0]
     version = store._memories.version
     title = "Drain the queue before scaling the workers down"
@@ -168,7 +159,7 @@ def test_mirror_follows_another_processs_writes(pool: Path, minilm: Embedder) ->
 
 
 def test_the_mirror_files_are_reused_and_a_damaged_one_is_rebuilt(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     expected = {text: mirror_ids(store, text) for text in QUERIES}
     directory = pool / "pool" / MIRROR_DIR
     manifest = json.loads((directory / MANIFEST).read_text())
@@ -176,7 +167,7 @@ def test_the_mirror_files_are_reused_and_a_damaged_one_is_rebuilt(pool: Path, mi
     for path in directory.iterdir():
         assert path.stat().st_mode & 0o077 == 0, f"{path.name} is private to the user"
 
-    reopened = open_store(pool, minilm)
+    reopened = reading_store(pool, minilm)
     assert {text: mirror_ids(reopened, text) for text in QUERIES} == expected
     assert reopened._mirror is not None
     assert reopened._mirror.rebuilds == 0
@@ -185,13 +176,13 @@ def test_the_mirror_files_are_reused_and_a_damaged_one_is_rebuilt(pool: Path, mi
     data = bytearray(segment.read_bytes())
     data[-4 * 384 :] = np.ones(384, dtype=np.float32).tobytes()  # a wrong vector, same shape
     segment.write_bytes(bytes(data))
-    damaged = open_store(pool, minilm)
+    damaged = reading_store(pool, minilm)
     assert {text: mirror_ids(damaged, text) for text in QUERIES} == expected
     assert damaged._mirror is not None
     assert damaged._mirror.rebuilds == 1
 
     (directory / MANIFEST).write_text("{not json")
-    again = open_store(pool, minilm)
+    again = reading_store(pool, minilm)
     assert {text: mirror_ids(again, text) for text in QUERIES} == expected
     assert again._mirror is not None
     assert again._mirror.rebuilds == 1
@@ -200,7 +191,7 @@ def test_the_mirror_files_are_reused_and_a_damaged_one_is_rebuilt(pool: Path, mi
 def test_a_stale_mirror_is_brought_up_to_date_not_trusted(pool: Path, minilm: Embedder) -> None:
     import shutil
 
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     mirror_ids(store, QUERIES[0])
     directory = pool / "pool" / MIRROR_DIR
     shutil.copytree(directory, pool / "old-mirror")
@@ -210,7 +201,7 @@ def test_a_stale_mirror_is_brought_up_to_date_not_trusted(pool: Path, minilm: Em
     shutil.rmtree(directory)
     shutil.copytree(pool / "old-mirror", directory)  # files from before the forget and the add
 
-    reopened = open_store(pool, minilm)
+    reopened = reading_store(pool, minilm)
     assert victim not in mirror_ids(reopened, QUERIES[0], limit=50)
     assert mirror_ids(reopened, "Pin the base image digest in the Dockerfile")[0] == added
     vector = reopened.embed_query([QUERIES[3]])[0]
@@ -219,7 +210,7 @@ def test_a_stale_mirror_is_brought_up_to_date_not_trusted(pool: Path, minilm: Em
 
 
 def test_ann_candidates_rescored_from_the_mirror_match_exact_search(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     store.maintain(force=True)  # builds the ANN index however small the pool
     mirror = store._synced_mirror()
     assert mirror.has_index
@@ -233,8 +224,8 @@ def test_ann_candidates_rescored_from_the_mirror_match_exact_search(pool: Path, 
 
 
 def test_import_dedup_merges_duplicates_within_and_across_batches(tmp_path: Path, minilm: Embedder) -> None:
-    store = open_store(tmp_path, minilm)
-    lines = [line for line in POOL.read_text().splitlines() if line.strip()][:40]
+    store = reading_store(tmp_path, minilm)
+    lines = [line for line in EVAL_POOL.read_text().splitlines() if line.strip()][:40]
     first = tmp_path / "first.jsonl"
     first.write_text("\n".join(lines) + "\n")
     report = import_file(store, first, batch_size=16)
@@ -257,7 +248,7 @@ def test_import_dedup_merges_duplicates_within_and_across_batches(tmp_path: Path
 
 
 def test_an_empty_mirror_of_a_new_pool(tmp_path: Path, minilm: Embedder) -> None:
-    store = open_store(tmp_path, minilm)
+    store = reading_store(tmp_path, minilm)
     assert store.candidates(store.embed_query(["anything"]), limit=5) == []
     mirror = VectorMirror(None, minilm.name, minilm.dimension)
     assert mirror.rows == 0 and not mirror.persist()
@@ -294,7 +285,7 @@ class _WriteBeforeVectors:
 def test_a_write_between_the_scan_and_the_vector_read_is_read_again(
     pool: Path, minilm: Embedder, tmp_path: Path
 ) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     victim, kept = mirror_ids(store, QUERIES[0], limit=2)
     table = _WriteBeforeVectors(store._memories, lambda: store.forget(victim))
     mirror = VectorMirror(tmp_path / "fresh-mirror", store.meta.embedder, store.meta.dimension)

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,7 @@ from carryover.pool.mirror import MIRROR_DIR
 from carryover.pool.records import Kind, MemoryDraft, Provenance, Scope
 from carryover.pool.replica import REPLICA_FILE, LeanPool, Replica, open_lean_pool, table_version_on_disk
 from carryover.pool.store import MemoryStore
-from tests.support.pools import ROOT, pool_config
-
-POOL = ROOT / "eval" / "data" / "pool.jsonl"
+from tests.support.pools import EVAL_POOL, copy_of, pool_config, reading_store
 
 REQUESTS: tuple[ReadArgs, ...] = (
     SearchArgs(query="TypeError: 'NoneType' object is not subscriptable", language="python"),
@@ -53,7 +50,7 @@ REQUESTS: tuple[ReadArgs, ...] = (
 def seeded(tmp_path_factory: pytest.TempPathFactory, minilm: Embedder) -> Path:
     base = tmp_path_factory.mktemp("replica")
     store = MemoryStore(pool_config(base), minilm)
-    import_file(store, POOL)
+    import_file(store, EVAL_POOL)
     some = store.list_memories(limit=3)
     store.reject(some[0].id, "wrong here")
     store.pin(some[1].id)
@@ -81,13 +78,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, minilm: Embedder) -> Path:
 
 
 @pytest.fixture
-def pool(seeded: Path, tmp_path: Path) -> Iterator[Path]:
-    shutil.copytree(seeded, tmp_path / "copy")
-    yield tmp_path / "copy"
-
-
-def open_store(base: Path, minilm: Embedder) -> MemoryStore:
-    return MemoryStore(pool_config(base), minilm, refresh_interval_s=0.0)
+def pool(seeded: Path, tmp_path: Path) -> Path:
+    return copy_of(seeded, tmp_path)
 
 
 def lean(base: Path, *, search: bool = True) -> LeanPool | None:
@@ -95,7 +87,7 @@ def lean(base: Path, *, search: bool = True) -> LeanPool | None:
 
 
 def test_the_replica_answers_every_read_as_the_pool_does(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     assert store.sync_replica() is True
     assert store.sync_replica() is False, "in step: nothing to do"
     some = store.list_memories(limit=2)
@@ -119,7 +111,7 @@ def test_the_replica_answers_every_read_as_the_pool_does(pool: Path, minilm: Emb
 
 
 def test_a_write_sends_reads_to_the_pool_until_the_replica_is_synced(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     store.sync_replica()
     target = store.list_memories(limit=1)[0]
     query = SearchArgs(query=f"{target.title}\n{target.description}", k=5, json=True)
@@ -154,7 +146,7 @@ def test_a_write_sends_reads_to_the_pool_until_the_replica_is_synced(pool: Path,
 
 
 def test_the_version_read_from_disk_is_the_tables(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     for index in range(3):
         assert table_version_on_disk(pool / "pool") == store._memories.version
         store.add(MemoryDraft(kind=Kind.INSIGHT, title=f"Check the lockfile in, step {index}"))
@@ -167,7 +159,7 @@ def test_the_version_read_from_disk_is_the_tables(pool: Path, minilm: Embedder) 
 
 
 def test_a_damaged_replica_or_a_missing_vector_is_not_used(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     store.sync_replica()
     expected = answer(store, REQUESTS[0])
     directory = pool / "pool" / MIRROR_DIR
@@ -179,7 +171,7 @@ def test_a_damaged_replica_or_a_missing_vector_is_not_used(pool: Path, minilm: E
     replica = lean(pool, search=False)
     assert replica is not None, "show and list need no vectors"
     replica.close()
-    fresh = open_store(pool, minilm)
+    fresh = reading_store(pool, minilm)
     assert answer(fresh, REQUESTS[0]) == expected, "the pool rebuilt its mirror from the table"
     replica = lean(pool)
     assert replica is not None
@@ -199,7 +191,7 @@ def test_a_damaged_replica_or_a_missing_vector_is_not_used(pool: Path, minilm: E
 
 
 def test_a_changed_pool_file_is_not_answered_from_the_replica(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     store.sync_replica()
     meta = pool / "pool" / "pool.json"
     original = meta.read_text()
@@ -230,7 +222,7 @@ class OlderSource:
 
 
 def test_an_older_version_never_overwrites_a_newer_replica(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     store.sync_replica()
     newest = store._memories.version
     replica = Replica(pool / "pool")
@@ -276,7 +268,7 @@ def test_the_command_line_reads_without_lancedb_once_the_replica_is_in_step(pool
 def test_a_daemon_leaves_the_replica_in_step_when_it_stops(pool: Path, minilm: Embedder) -> None:
     from benchmarks.startup import start_daemon
 
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     store.sync_replica()
     workspace = pool / "ws"
     workspace.mkdir()
@@ -294,7 +286,7 @@ def test_a_daemon_leaves_the_replica_in_step_when_it_stops(pool: Path, minilm: E
 
 
 def test_a_forgotten_memory_leaves_no_text_in_the_replica_files(pool: Path, minilm: Embedder) -> None:
-    store = open_store(pool, minilm)
+    store = reading_store(pool, minilm)
     marker = "zq-unforgettable-marker-7731"
     added = store.add(MemoryDraft(kind=Kind.INSIGHT, title=f"Rotate the key {marker}", content=marker * 20))
     store.sync_replica()

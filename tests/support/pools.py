@@ -36,3 +36,20 @@ def minilm() -> Embedder:
 @pytest.fixture
 def store(tmp_path: Path, minilm: Embedder) -> Iterator[MemoryStore]:
     yield MemoryStore(pool_config(tmp_path), minilm)
+
+
+EVAL_POOL = ROOT / "eval" / "data" / "pool.jsonl"
+"""The evaluation's memories: a realistic pool for tests of storage and search."""
+
+
+def copy_of(base: Path, tmp_path: Path) -> Path:
+    """A copy of the pool folder ``base`` (built once per module) for one test to change."""
+    import shutil
+
+    shutil.copytree(base, tmp_path / "copy")
+    return tmp_path / "copy"
+
+
+def reading_store(base: Path, embedder: Embedder) -> MemoryStore:
+    """A store on ``base`` that sees every other process's write at once (no refresh interval)."""
+    return MemoryStore(pool_config(base), embedder, refresh_interval_s=0.0)
